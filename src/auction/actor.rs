@@ -1,0 +1,346 @@
+//! The auction actor: the only writer of one auction's state.
+//!
+//! Commands queue in `pending`. When no write is in flight, the actor takes
+//! the whole queue (up to `max_batch`) as one batch and hands it, with a copy
+//! of the auction, to an async task that looks up earlier answers, decides
+//! every command in order ([`batch::decide`]) and commits the result in one
+//! transaction. Only when that task returns does the actor adopt the new
+//! state, answer the commands and publish the events; if the write failed it
+//! keeps the state it had and answers `unavailable`. Commands that arrive
+//! meanwhile wait for the next batch, so a hot auction commits many bids per
+//! round trip.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::{
+    Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, SpawnHandle, WrapFuture,
+};
+use chrono::Utc;
+
+use super::batch::{self, CommandAnswer, Decided, Lookups};
+use super::commands::{AdminError, BidReply, CommandPayload, ReplyTo, Submit};
+use super::recent::{RecentAnswers, RequestKey};
+use super::view::EncodedEvent;
+use crate::cluster::Publisher;
+use crate::domain::{Auction, AuctionStatus};
+use crate::store::{AuctionRecord, CommitBatch, Store, StoreError};
+
+/// Answers remembered per actor for retries (older ones come from the store).
+const RECENT_ANSWERS: usize = 100_000;
+/// How often the actor checks whether it has been idle long enough to stop.
+const IDLE_CHECK: Duration = Duration::from_secs(5);
+
+/// Tunables of an auction actor.
+#[derive(Debug, Clone)]
+pub struct ActorConfig {
+    /// The most commands decided and committed together.
+    pub max_batch: usize,
+    /// Stop after this long without commands (unless the end is near).
+    pub idle_timeout: Duration,
+    /// Fencing epoch this node writes with.
+    pub epoch: i64,
+}
+
+pub struct AuctionActor {
+    record: AuctionRecord,
+    /// `None` while a batch holds the auction.
+    auction: Option<Auction>,
+    pending: VecDeque<Submit>,
+    recent: RecentAnswers,
+    store: Arc<dyn Store>,
+    publisher: Arc<dyn Publisher>,
+    config: ActorConfig,
+    close_timer: Option<SpawnHandle>,
+    last_command: Instant,
+    /// Set when the store refused a write as stale: stop and reload.
+    fenced: bool,
+}
+
+/// What a finished batch hands back to the actor.
+struct BatchDone {
+    original: Auction,
+    result: Result<(Auction, Decided), StoreError>,
+    replies: Vec<ReplyTo>,
+    started: Instant,
+}
+
+impl AuctionActor {
+    pub fn new(
+        record: AuctionRecord,
+        store: Arc<dyn Store>,
+        publisher: Arc<dyn Publisher>,
+        config: ActorConfig,
+    ) -> Self {
+        let auction = Some(record.auction.clone());
+        Self {
+            record,
+            auction,
+            pending: VecDeque::new(),
+            recent: RecentAnswers::new(RECENT_ANSWERS),
+            store,
+            publisher,
+            config,
+            close_timer: None,
+            last_command: Instant::now(),
+            fenced: false,
+        }
+    }
+
+    fn enqueue(&mut self, submit: Submit, ctx: &mut Context<Self>) {
+        self.last_command = Instant::now();
+        if let CommandPayload::Bid(bid) = &submit.payload {
+            let key: RequestKey = (bid.user, bid.request_id.clone());
+            if let Some(answer) = self.recent.get(&key) {
+                if let ReplyTo::Bid(tx) = submit.reply {
+                    let _ = tx.send(BidReply::Answer(answer.clone()));
+                }
+                return;
+            }
+        }
+        self.pending.push_back(submit);
+        self.start_batch(ctx);
+    }
+
+    /// Starts a batch when none is in flight and commands are waiting.
+    fn start_batch(&mut self, ctx: &mut Context<Self>) {
+        if self.fenced || self.pending.is_empty() {
+            return;
+        }
+        let Some(original) = self.auction.take() else {
+            return; // a batch is in flight; these commands wait for the next one
+        };
+        let take = self.pending.len().min(self.config.max_batch.max(1));
+        let (payloads, replies): (Vec<CommandPayload>, Vec<ReplyTo>) = self
+            .pending
+            .drain(..take)
+            .map(|submit| (submit.payload, submit.reply))
+            .unzip();
+
+        let auction_id = self.record.id;
+        let epoch = self.config.epoch;
+        let store = Arc::clone(&self.store);
+        let started = Instant::now();
+        let working = original.clone();
+        let task = async move {
+            let result = run_batch(store, auction_id, epoch, working, payloads).await;
+            BatchDone {
+                original,
+                result,
+                replies,
+                started,
+            }
+        };
+        ctx.spawn(
+            task.into_actor(self)
+                .map(|done, actor, ctx| actor.finish_batch(done, ctx)),
+        );
+    }
+
+    fn finish_batch(&mut self, done: BatchDone, ctx: &mut Context<Self>) {
+        let BatchDone {
+            original,
+            result,
+            replies,
+            started,
+        } = done;
+        match result {
+            Ok((auction, decided)) => {
+                metrics::histogram!("gavel_commit_batch_size").record(replies.len() as f64);
+                metrics::histogram!("gavel_batch_seconds").record(started.elapsed().as_secs_f64());
+                self.record.auction = auction.clone();
+                self.auction = Some(auction);
+                let now = Utc::now();
+                for event in &decided.events {
+                    let encoded = EncodedEvent::encode(self.record.id, event, now);
+                    self.publisher.publish(Arc::new(encoded));
+                }
+                for new in &decided.new_answers {
+                    self.recent
+                        .remember((new.user, new.request_id.clone()), new.answer.clone());
+                }
+                let mut timer_not_due = false;
+                for (reply, answer) in replies.into_iter().zip(decided.answers) {
+                    match (reply, answer) {
+                        (ReplyTo::Bid(tx), CommandAnswer::Bid(answer)) => {
+                            count_decision(answer.http_status, &answer.body);
+                            let _ = tx.send(BidReply::Answer(answer));
+                        }
+                        (ReplyTo::Admin(tx), CommandAnswer::Admin(result)) => {
+                            let _ = tx.send(result.map(|()| self.record.clone()));
+                        }
+                        (_, CommandAnswer::TimerNotDue) => timer_not_due = true,
+                        _ => {}
+                    }
+                }
+                if timer_not_due || !decided.events.is_empty() {
+                    self.schedule_close(ctx);
+                }
+            }
+            Err(error) => {
+                if matches!(error, StoreError::Fenced) {
+                    tracing::warn!(auction.id = %self.record.id, "write refused by the fence; stopping this actor");
+                    self.fenced = true;
+                } else {
+                    tracing::error!(auction.id = %self.record.id, error = ?error, "batch commit failed; answering unavailable");
+                }
+                metrics::counter!("gavel_batch_failures_total").increment(1);
+                self.auction = Some(original);
+                for reply in replies {
+                    answer_unavailable(reply);
+                }
+                if self.fenced {
+                    for submit in self.pending.drain(..) {
+                        answer_unavailable(submit.reply);
+                    }
+                    ctx.stop();
+                    return;
+                }
+                // A command that found the store down is not retried here:
+                // its client retries with the same request_id. A close timer
+                // is rescheduled so closing still happens.
+                self.schedule_close(ctx);
+            }
+        }
+        self.start_batch(ctx);
+    }
+
+    /// Arms the close timer for the auction's current end (if still live).
+    fn schedule_close(&mut self, ctx: &mut Context<Self>) {
+        if let Some(handle) = self.close_timer.take() {
+            ctx.cancel_future(handle);
+        }
+        let state = &self.record.auction.state;
+        if state.status != AuctionStatus::Live {
+            return;
+        }
+        let wait = (state.ends_at - Utc::now())
+            .to_std()
+            .unwrap_or(Duration::ZERO);
+        // A little slack so the timer fires after `ends_at`, not just before.
+        let wait = wait + Duration::from_millis(5);
+        self.close_timer = Some(ctx.run_later(wait, |actor, ctx| {
+            actor.close_timer = None;
+            let submit = Submit {
+                payload: CommandPayload::CloseTimer,
+                reply: ReplyTo::Nobody,
+            };
+            actor.pending.push_back(submit);
+            actor.start_batch(ctx);
+        }));
+    }
+
+    fn idle_check(&mut self, ctx: &mut Context<Self>) {
+        let busy = self.auction.is_none() || !self.pending.is_empty();
+        if busy || self.last_command.elapsed() < self.config.idle_timeout {
+            return;
+        }
+        let state = &self.record.auction.state;
+        let ends_soon = state.status == AuctionStatus::Live
+            && (state.ends_at - Utc::now())
+                .to_std()
+                .map_or(true, |left| left < self.config.idle_timeout * 2);
+        if !ends_soon {
+            tracing::debug!(auction.id = %self.record.id, "stopping idle auction actor");
+            ctx.stop();
+        }
+    }
+}
+
+/// Looks up, decides and commits one batch.
+async fn run_batch(
+    store: Arc<dyn Store>,
+    auction_id: crate::domain::AuctionId,
+    epoch: i64,
+    mut auction: Auction,
+    payloads: Vec<CommandPayload>,
+) -> Result<(Auction, Decided), StoreError> {
+    let mut keys = Vec::new();
+    let mut users = HashSet::new();
+    for payload in &payloads {
+        if let CommandPayload::Bid(bid) = payload {
+            keys.push((bid.user, bid.request_id.clone()));
+            users.insert(bid.user);
+        }
+    }
+    let mut lookups = Lookups::default();
+    if !keys.is_empty() {
+        lookups.known = store.stored_answers(auction_id, &keys).await?;
+        let users: Vec<_> = users.into_iter().collect();
+        lookups.banned = store.banned_among(&users).await?;
+    }
+    let expected_seq = auction.state.seq;
+    let now = Utc::now();
+    let decided = batch::decide(auction_id, &mut auction, &payloads, &lookups, now);
+    if decided.needs_commit() {
+        let commit = CommitBatch {
+            auction_id,
+            epoch,
+            expected_seq,
+            state: auction.state.clone(),
+            events: decided.events.clone(),
+            answers: decided.new_answers.clone(),
+            now,
+        };
+        let started = Instant::now();
+        store.commit_batch(&commit).await?;
+        metrics::histogram!("gavel_commit_seconds").record(started.elapsed().as_secs_f64());
+    }
+    Ok((auction, decided))
+}
+
+fn answer_unavailable(reply: ReplyTo) {
+    match reply {
+        ReplyTo::Bid(tx) => {
+            metrics::counter!("gavel_bids_decided_total", "outcome" => "unavailable", "code" => "unavailable")
+                .increment(1);
+            let _ = tx.send(BidReply::Unavailable);
+        }
+        ReplyTo::Admin(tx) => {
+            let _ = tx.send(Err(AdminError::Unavailable));
+        }
+        ReplyTo::Nobody => {}
+    }
+}
+
+fn count_decision(status: u16, body: &str) {
+    if status == 200 {
+        metrics::counter!("gavel_bids_decided_total", "outcome" => "accepted", "code" => "ok")
+            .increment(1);
+    } else {
+        let code = serde_json::from_str::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| v["error"]["code"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| "unknown".into());
+        metrics::counter!("gavel_bids_decided_total", "outcome" => "rejected", "code" => code)
+            .increment(1);
+    }
+}
+
+impl Actor for AuctionActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        metrics::gauge!("gavel_live_actors").increment(1.0);
+        tracing::debug!(auction.id = %self.record.id, "auction actor started");
+        self.schedule_close(ctx);
+        ctx.run_interval(IDLE_CHECK, |actor, ctx| actor.idle_check(ctx));
+    }
+
+    fn stopped(&mut self, _ctx: &mut Self::Context) {
+        metrics::gauge!("gavel_live_actors").decrement(1.0);
+        for submit in self.pending.drain(..) {
+            answer_unavailable(submit.reply);
+        }
+    }
+}
+
+impl Handler<Submit> for AuctionActor {
+    type Result = ();
+
+    /// Queues a command; it is decided with the next batch.
+    fn handle(&mut self, submit: Submit, ctx: &mut Self::Context) {
+        self.enqueue(submit, ctx);
+    }
+}

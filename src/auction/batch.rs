@@ -1,0 +1,317 @@
+//! Deciding one group-commit batch: pure code over an auction and the
+//! batch's commands, with the store's lookups passed in.
+//!
+//! Commands are decided in order against the auction, which moves on with
+//! every accepted one. The result is everything the batch must write (event
+//! rows, request answers, the new state) and one answer per command.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Map, Value};
+
+use super::commands::{AdminAction, AdminError, BidCommandKind, BidPayload, CommandPayload};
+use super::recent::RequestKey;
+use super::view::{error_body, rfc3339, stored_event};
+use crate::domain::{
+    Auction, AuctionId, BidAccepted, BidOutcome, BidRejection, BidRequest, Change, CloseError,
+    UserId,
+};
+use crate::store::{NewAnswer, StoredAnswer, StoredEvent};
+
+/// What the batch needs to know from the store before deciding.
+#[derive(Debug, Default)]
+pub struct Lookups {
+    /// First answers of requests decided before (by an earlier actor).
+    pub known: HashMap<RequestKey, StoredAnswer>,
+    /// Banned bidders among the batch's users.
+    pub banned: HashSet<UserId>,
+}
+
+/// One command's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandAnswer {
+    Bid(StoredAnswer),
+    Admin(Result<(), AdminError>),
+    /// The close timer fired early: try again at the (new) end.
+    TimerNotDue,
+    TimerDone,
+}
+
+/// Everything one batch decided.
+#[derive(Debug, Default)]
+pub struct Decided {
+    pub answers: Vec<CommandAnswer>,
+    pub events: Vec<StoredEvent>,
+    pub new_answers: Vec<NewAnswer>,
+    /// True when the auction's state changed (even without a public event).
+    pub state_changed: bool,
+}
+
+impl Decided {
+    /// Whether anything must be written.
+    pub fn needs_commit(&self) -> bool {
+        self.state_changed || !self.new_answers.is_empty()
+    }
+}
+
+/// Decides `commands` in order against `auction` at `now`.
+pub fn decide(
+    auction_id: AuctionId,
+    auction: &mut Auction,
+    commands: &[CommandPayload],
+    lookups: &Lookups,
+    now: DateTime<Utc>,
+) -> Decided {
+    let mut decided = Decided::default();
+    let mut in_batch: HashMap<RequestKey, StoredAnswer> = HashMap::new();
+    for command in commands {
+        let answer = match command {
+            CommandPayload::Bid(bid) => {
+                let key = (bid.user, bid.request_id.clone());
+                let answer = if let Some(first) = lookups.known.get(&key).or(in_batch.get(&key)) {
+                    first.clone()
+                } else if lookups.banned.contains(&bid.user) {
+                    banned_answer()
+                } else {
+                    let answer = decide_bid(auction_id, auction, bid, now, &mut decided);
+                    in_batch.insert(key, answer.clone());
+                    decided.new_answers.push(NewAnswer {
+                        user: bid.user,
+                        request_id: bid.request_id.clone(),
+                        answer: answer.clone(),
+                    });
+                    answer
+                };
+                CommandAnswer::Bid(answer)
+            }
+            CommandPayload::Admin(action) => {
+                let before = auction.clone();
+                let result = match action {
+                    AdminAction::Close => auction.close(now, true),
+                    AdminAction::Cancel => auction.cancel(now),
+                };
+                CommandAnswer::Admin(match result {
+                    Ok(changes) => {
+                        record_changes(auction_id, before, &changes, &mut decided);
+                        Ok(())
+                    }
+                    Err(_) => Err(AdminError::AlreadyEnded),
+                })
+            }
+            CommandPayload::CloseTimer => {
+                let before = auction.clone();
+                match auction.close(now, false) {
+                    Ok(changes) => {
+                        record_changes(auction_id, before, &changes, &mut decided);
+                        CommandAnswer::TimerDone
+                    }
+                    Err(CloseError::NotDue) => CommandAnswer::TimerNotDue,
+                    Err(CloseError::AlreadyEnded) => CommandAnswer::TimerDone,
+                }
+            }
+        };
+        decided.answers.push(answer);
+    }
+    decided
+}
+
+fn decide_bid(
+    auction_id: AuctionId,
+    auction: &mut Auction,
+    bid: &BidPayload,
+    now: DateTime<Utc>,
+    decided: &mut Decided,
+) -> StoredAnswer {
+    let before = auction.clone();
+    let result = match bid.kind {
+        BidCommandKind::Bid { amount, max_amount } => auction.place_bid(BidRequest {
+            bidder: bid.user,
+            amount,
+            max_amount,
+            at: now,
+        }),
+        BidCommandKind::BuyNow => auction.buy_now(bid.user, now),
+    };
+    match result {
+        Ok(accepted) => {
+            record_changes(auction_id, before, &accepted.changes, decided);
+            accepted_answer(auction_id, auction, bid, &accepted)
+        }
+        Err(rejection) => rejection_answer(&rejection),
+    }
+}
+
+/// Turns changes into stored event rows, rendering each event against the
+/// state right after it.
+fn record_changes(
+    auction_id: AuctionId,
+    mut replay: Auction,
+    changes: &[Change],
+    decided: &mut Decided,
+) {
+    for change in changes {
+        replay.apply(change);
+        decided.state_changed = true;
+        if let Change::Public(event) = change {
+            decided
+                .events
+                .push(stored_event(auction_id, &replay, event));
+        }
+    }
+}
+
+fn accepted_answer(
+    auction_id: AuctionId,
+    auction: &Auction,
+    bid: &BidPayload,
+    accepted: &BidAccepted,
+) -> StoredAnswer {
+    let status = match accepted.outcome {
+        BidOutcome::Leading => "leading",
+        BidOutcome::Outbid => "outbid",
+    };
+    let body = json!({
+        "request_id": bid.request_id,
+        "auction_id": auction_id.to_string(),
+        "accepted": true,
+        "status": status,
+        "seq": accepted.seq,
+        "current_price": auction.state.price,
+        "min_next_bid": auction.min_next_bid(),
+        "ends_at": rfc3339(auction.state.ends_at),
+    });
+    StoredAnswer {
+        http_status: 200,
+        body: body.to_string(),
+    }
+}
+
+/// The HTTP status of a rejection (API.md).
+pub fn rejection_status(rejection: &BidRejection) -> u16 {
+    match rejection {
+        BidRejection::BelowMinimum { .. } | BidRejection::InvalidAmount(_) => 422,
+        BidRejection::AuctionNotOpen
+        | BidRejection::AlreadyLeading
+        | BidRejection::BuyNowUnavailable => 409,
+    }
+}
+
+/// The stored answer of a rejection.
+pub fn rejection_answer(rejection: &BidRejection) -> StoredAnswer {
+    let extra = match rejection {
+        BidRejection::BelowMinimum { min_next_bid } => {
+            let mut extra = Map::new();
+            extra.insert("min_next_bid".into(), Value::from(*min_next_bid));
+            Some(extra)
+        }
+        _ => None,
+    };
+    StoredAnswer {
+        http_status: rejection_status(rejection),
+        body: error_body(rejection.code(), &rejection.to_string(), extra),
+    }
+}
+
+fn banned_answer() -> StoredAnswer {
+    StoredAnswer {
+        http_status: 403,
+        body: error_body("banned", "your account is banned from bidding", None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{AuctionRules, IncrementTable};
+    use chrono::Duration;
+
+    fn open_auction(now: DateTime<Utc>) -> Auction {
+        Auction::new(
+            AuctionRules {
+                starting_price: 1_000,
+                reserve_price: None,
+                buy_now_price: None,
+                starts_at: now - Duration::minutes(1),
+                extend_window_secs: 0,
+                increments: IncrementTable::standard(),
+            },
+            now + Duration::hours(1),
+        )
+    }
+
+    fn bid(user: UserId, request_id: &str, amount: i64) -> CommandPayload {
+        CommandPayload::Bid(BidPayload {
+            user,
+            request_id: request_id.into(),
+            kind: BidCommandKind::Bid {
+                amount,
+                max_amount: None,
+            },
+        })
+    }
+
+    #[test]
+    fn a_request_id_repeated_within_a_batch_is_placed_once() {
+        let now = Utc::now();
+        let id = uuid::Uuid::new_v4();
+        let user = uuid::Uuid::new_v4();
+        let mut auction = open_auction(now);
+        let commands = [bid(user, "r1", 1_000), bid(user, "r1", 1_000)];
+        let decided = decide(id, &mut auction, &commands, &Lookups::default(), now);
+        assert_eq!(decided.events.len(), 1);
+        assert_eq!(decided.new_answers.len(), 1);
+        assert_eq!(decided.answers[0], decided.answers[1]);
+        assert_eq!(auction.state.bid_count, 1);
+    }
+
+    #[test]
+    fn a_known_answer_is_replayed_without_deciding_again() {
+        let now = Utc::now();
+        let id = uuid::Uuid::new_v4();
+        let user = uuid::Uuid::new_v4();
+        let mut auction = open_auction(now);
+        let stored = StoredAnswer {
+            http_status: 200,
+            body: "{\"first\":true}".into(),
+        };
+        let mut lookups = Lookups::default();
+        lookups.known.insert((user, "r1".into()), stored.clone());
+        let decided = decide(id, &mut auction, &[bid(user, "r1", 5_000)], &lookups, now);
+        assert_eq!(decided.answers, vec![CommandAnswer::Bid(stored)]);
+        assert!(!decided.needs_commit());
+        assert_eq!(auction.state.bid_count, 0);
+    }
+
+    #[test]
+    fn banned_bidders_are_refused_and_nothing_is_stored() {
+        let now = Utc::now();
+        let id = uuid::Uuid::new_v4();
+        let user = uuid::Uuid::new_v4();
+        let mut auction = open_auction(now);
+        let mut lookups = Lookups::default();
+        lookups.banned.insert(user);
+        let decided = decide(id, &mut auction, &[bid(user, "r1", 5_000)], &lookups, now);
+        let CommandAnswer::Bid(answer) = &decided.answers[0] else {
+            panic!("a bid answer")
+        };
+        assert_eq!(answer.http_status, 403);
+        assert!(answer.body.contains("\"banned\""));
+        assert!(!decided.needs_commit());
+    }
+
+    #[test]
+    fn rejections_are_stored_as_first_answers_and_change_nothing() {
+        let now = Utc::now();
+        let id = uuid::Uuid::new_v4();
+        let user = uuid::Uuid::new_v4();
+        let mut auction = open_auction(now);
+        let before = auction.clone();
+        let decided = decide(id, &mut auction, &[bid(user, "low", 10)], &Lookups::default(), now);
+        assert_eq!(auction, before);
+        assert!(decided.events.is_empty());
+        assert_eq!(decided.new_answers.len(), 1);
+        assert_eq!(decided.new_answers[0].answer.http_status, 422);
+        assert!(decided.new_answers[0].answer.body.contains("\"min_next_bid\":1000"));
+    }
+}

@@ -1,0 +1,78 @@
+//! The messages an auction actor takes and the answers it gives.
+
+use actix::Message;
+use tokio::sync::oneshot;
+
+use crate::domain::{Money, UserId};
+use crate::store::{AuctionRecord, StoredAnswer};
+
+/// What a bidder asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BidCommandKind {
+    Bid {
+        amount: Money,
+        max_amount: Option<Money>,
+    },
+    BuyNow,
+}
+
+/// A bid or buy-now request, as decided by the actor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BidPayload {
+    pub user: UserId,
+    pub request_id: String,
+    pub kind: BidCommandKind,
+}
+
+/// The answer to a bid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BidReply {
+    /// Decided (now or earlier, for a retried `request_id`): the HTTP status
+    /// and JSON body of the answer, BidResult or error.
+    Answer(StoredAnswer),
+    /// Not decided: storage or coordination is down. Retrying is safe.
+    Unavailable,
+}
+
+/// An admin's action on an auction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminAction {
+    /// End now, with the normal winner rules.
+    Close,
+    /// End without a winner.
+    Cancel,
+}
+
+/// Why an admin action failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdminError {
+    #[error("the auction has already ended")]
+    AlreadyEnded,
+    #[error("storage is unavailable")]
+    Unavailable,
+}
+
+/// What a command carries into a batch (without its reply channel).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandPayload {
+    Bid(BidPayload),
+    Admin(AdminAction),
+    /// The close timer fired.
+    CloseTimer,
+}
+
+/// Where a command's answer goes.
+#[derive(Debug)]
+pub enum ReplyTo {
+    Bid(oneshot::Sender<BidReply>),
+    Admin(oneshot::Sender<Result<AuctionRecord, AdminError>>),
+    Nobody,
+}
+
+/// A command on its way to an auction actor.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Submit {
+    pub payload: CommandPayload,
+    pub reply: ReplyTo,
+}

@@ -1,0 +1,214 @@
+//! What the outside sees of an auction (API.md): the Snapshot, EventData,
+//! BidResult and error bodies, and the SSE / WebSocket frames built from
+//! them. Private fields (ceilings, reserve, user ids) never leave here
+//! except through the admin views.
+
+use bytes::Bytes;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+use crate::domain::alias::bidder_alias;
+use crate::domain::{Auction, AuctionId, Event, EventKind, Money, UserId};
+use crate::store::{AuctionRecord, StoredEvent};
+
+/// RFC 3339 UTC with milliseconds (`2026-11-27T20:31:38.123Z`).
+pub fn rfc3339(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// API.md's Snapshot.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Snapshot {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    pub currency: String,
+    pub status: &'static str,
+    pub starting_price: Money,
+    pub current_price: Money,
+    pub min_next_bid: Money,
+    pub bid_count: i64,
+    pub leader: Option<String>,
+    pub reserve_met: bool,
+    pub buy_now_price: Option<Money>,
+    pub starts_at: String,
+    pub ends_at: String,
+    pub extend_window_secs: i64,
+    pub seq: i64,
+    pub server_time: String,
+    pub winner: Option<String>,
+}
+
+impl Snapshot {
+    pub fn of(record: &AuctionRecord, now: DateTime<Utc>) -> Self {
+        let auction = &record.auction;
+        let alias = |user: UserId| bidder_alias(record.id, user);
+        Self {
+            id: record.id.to_string(),
+            title: record.title.clone(),
+            description: record.description.clone(),
+            currency: record.currency.clone(),
+            status: auction.public_status(now).as_str(),
+            starting_price: auction.rules.starting_price,
+            current_price: auction.state.price,
+            min_next_bid: auction.min_next_bid(),
+            bid_count: auction.state.bid_count,
+            leader: auction.state.leader.map(|l| alias(l.user)),
+            reserve_met: auction.reserve_met(),
+            buy_now_price: auction.rules.buy_now_price,
+            starts_at: rfc3339(auction.rules.starts_at),
+            ends_at: rfc3339(auction.state.ends_at),
+            extend_window_secs: auction.rules.extend_window_secs,
+            seq: auction.state.seq,
+            server_time: rfc3339(now),
+            winner: auction.state.winner.map(alias),
+        }
+    }
+}
+
+/// Builds the stored row of a public event, rendering EventData from the
+/// auction's state right after the event (`after`).
+pub fn stored_event(auction_id: AuctionId, after: &Auction, event: &Event) -> StoredEvent {
+    let alias = |user: UserId| bidder_alias(auction_id, user);
+    let state = &after.state;
+    let mut data = json!({
+        "auction_id": auction_id.to_string(),
+        "seq": event.seq,
+        "current_price": state.price,
+        "min_next_bid": after.min_next_bid(),
+        "bid_count": state.bid_count,
+        "leader": state.leader.map(|l| alias(l.user)),
+        "ends_at": rfc3339(state.ends_at),
+        // Events are only emitted by live auctions or by closing them.
+        "status": after.public_status(event.at).as_str(),
+        "reserve_met": after.reserve_met(),
+    });
+    let (mut bidder, mut amount, mut bid_kind, mut ceiling) = (None, None, None, None);
+    match &event.kind {
+        EventKind::Bid {
+            bidder: who,
+            amount: how_much,
+            kind,
+            ceiling: max,
+        } => {
+            data["bid"] = json!({
+                "amount": how_much,
+                "bidder": alias(*who),
+                "kind": kind.as_str(),
+                "at": rfc3339(event.at),
+            });
+            bidder = Some(*who);
+            amount = Some(*how_much);
+            bid_kind = Some(kind.as_str().to_string());
+            ceiling = Some(*max);
+        }
+        EventKind::Closed { winner } => {
+            data["winner"] = json!(winner.map(alias));
+        }
+        EventKind::Extended { .. } | EventKind::Cancelled => {}
+    }
+    StoredEvent {
+        seq: event.seq,
+        name: event.kind.name().to_string(),
+        at: event.at,
+        bidder,
+        amount,
+        bid_kind,
+        ceiling,
+        data: data.to_string(),
+    }
+}
+
+/// An event encoded once for every subscriber: the SSE message and the
+/// WebSocket text frame share nothing but this allocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedEvent {
+    pub auction_id: AuctionId,
+    pub seq: i64,
+    pub sse: Bytes,
+    pub ws: Bytes,
+}
+
+impl EncodedEvent {
+    /// Encodes a stored event, stamping `server_time`.
+    pub fn encode(auction_id: AuctionId, event: &StoredEvent, server_time: DateTime<Utc>) -> Self {
+        let data = with_server_time(&event.data, server_time);
+        let sse = format!("id: {}\nevent: {}\ndata: {data}\n\n", event.seq, event.name);
+        let ws = format!(
+            "{{\"type\":\"event\",\"auction_id\":\"{auction_id}\",\"seq\":{},\"event\":\"{}\",\"data\":{data}}}",
+            event.seq, event.name
+        );
+        Self {
+            auction_id,
+            seq: event.seq,
+            sse: Bytes::from(sse),
+            ws: Bytes::from(ws),
+        }
+    }
+}
+
+/// Appends `"server_time"` to a stored JSON object.
+fn with_server_time(data: &str, server_time: DateTime<Utc>) -> String {
+    let body = data.trim_end();
+    let body = body.strip_suffix('}').unwrap_or(body);
+    let separator = if body.trim_end().ends_with('{') { "" } else { "," };
+    format!(
+        "{body}{separator}\"server_time\":\"{}\"}}",
+        rfc3339(server_time)
+    )
+}
+
+/// The SSE message of a snapshot.
+pub fn snapshot_sse(snapshot: &Snapshot) -> String {
+    let data = serde_json::to_string(snapshot).unwrap_or_else(|_| "{}".into());
+    format!("id: {}\nevent: snapshot\ndata: {data}\n\n", snapshot.seq)
+}
+
+/// The WebSocket frame of a snapshot.
+pub fn snapshot_ws(snapshot: &Snapshot) -> String {
+    json!({"type": "snapshot", "auction": snapshot}).to_string()
+}
+
+/// The API's error object: `{"code","message",...extra}`.
+pub fn error_object(code: &str, message: &str, extra: Option<Map<String, Value>>) -> Value {
+    let mut object = Map::new();
+    object.insert("code".into(), Value::from(code));
+    object.insert("message".into(), Value::from(message));
+    for (key, value) in extra.into_iter().flatten() {
+        object.insert(key, value);
+    }
+    Value::Object(object)
+}
+
+/// The API's error body: `{"error":{"code","message",...extra}}`.
+pub fn error_body(code: &str, message: &str, extra: Option<Map<String, Value>>) -> String {
+    json!({ "error": error_object(code, message, extra) }).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_time_is_appended_to_the_stored_object() {
+        let time = DateTime::from_timestamp_millis(1_700_000_000_123).expect("valid time");
+        let out = with_server_time(r#"{"a":1}"#, time);
+        let parsed: Value = serde_json::from_str(&out).expect("still JSON");
+        assert_eq!(parsed["a"], 1);
+        assert_eq!(parsed["server_time"], "2023-11-14T22:13:20.123Z");
+        let empty = with_server_time("{}", time);
+        assert!(serde_json::from_str::<Value>(&empty).is_ok(), "{empty}");
+    }
+
+    #[test]
+    fn error_body_has_the_api_shape() {
+        let mut extra = Map::new();
+        extra.insert("min_next_bid".into(), Value::from(150));
+        let body: Value = serde_json::from_str(&error_body("below_minimum", "too low", Some(extra)))
+            .expect("JSON");
+        assert_eq!(body["error"]["code"], "below_minimum");
+        assert_eq!(body["error"]["message"], "too low");
+        assert_eq!(body["error"]["min_next_bid"], 150);
+    }
+}

@@ -1,0 +1,191 @@
+//! Account operations: register, log in, log out, resolve a token, and the
+//! start-up admin.
+
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+
+use super::password::{hash_password_blocking, verify_password_blocking};
+use super::token::{hash_token, new_token};
+use crate::store::{NewSession, NewUser, Role, Store, StoreError, User};
+
+/// Passwords shorter than this are refused (`weak_password`).
+pub const MIN_PASSWORD_LEN: usize = 8;
+/// Passwords longer than this are refused, to bound hashing work.
+pub const MAX_PASSWORD_LEN: usize = 1024;
+
+/// Why an account operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("usernames are 3 to 32 characters of letters, digits, '_', '.' and '-'")]
+    InvalidUsername,
+    #[error("passwords must be at least {MIN_PASSWORD_LEN} characters")]
+    WeakPassword,
+    #[error("passwords must be at most {MAX_PASSWORD_LEN} characters")]
+    PasswordTooLong,
+    #[error("that username is taken")]
+    UsernameTaken,
+    #[error("wrong username or password")]
+    InvalidCredentials,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("password hashing failed")]
+    Hashing(#[source] anyhow::Error),
+}
+
+/// Checks API.md's username rule: 3–32 of `[A-Za-z0-9_.-]`.
+pub fn validate_username(username: &str) -> Result<(), AccountError> {
+    let ok = (3..=32).contains(&username.len())
+        && username
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(AccountError::InvalidUsername)
+    }
+}
+
+/// Checks the password rule: at least 8 characters (and a sane maximum).
+pub fn validate_password(password: &str) -> Result<(), AccountError> {
+    let chars = password.chars().count();
+    if chars < MIN_PASSWORD_LEN {
+        Err(AccountError::WeakPassword)
+    } else if chars > MAX_PASSWORD_LEN {
+        Err(AccountError::PasswordTooLong)
+    } else {
+        Ok(())
+    }
+}
+
+/// Account operations over the store.
+#[derive(Clone)]
+pub struct Accounts {
+    store: Arc<dyn Store>,
+    session_ttl: Duration,
+    /// Verified against when a username is unknown, so both paths cost the same.
+    dummy_hash: Arc<str>,
+}
+
+impl std::fmt::Debug for Accounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Accounts")
+            .field("session_ttl", &self.session_ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Accounts {
+    pub async fn new(store: Arc<dyn Store>, session_ttl: Duration) -> anyhow::Result<Self> {
+        let dummy_hash = hash_password_blocking("not-a-real-password".into()).await?;
+        Ok(Self {
+            store,
+            session_ttl,
+            dummy_hash: dummy_hash.into(),
+        })
+    }
+
+    pub async fn register(
+        &self,
+        username: &str,
+        password: &str,
+        role: Role,
+    ) -> Result<User, AccountError> {
+        validate_username(username)?;
+        validate_password(password)?;
+        let password_hash = hash_password_blocking(password.to_owned())
+            .await
+            .map_err(AccountError::Hashing)?;
+        let user = NewUser {
+            id: uuid::Uuid::now_v7(),
+            username: username.to_owned(),
+            password_hash,
+            role,
+            created_at: Utc::now(),
+        };
+        match self.store.create_user(&user).await {
+            Ok(user) => Ok(user),
+            Err(StoreError::Conflict(_)) => Err(AccountError::UsernameTaken),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Checks the credentials and opens a session; returns its token.
+    pub async fn login(&self, username: &str, password: &str) -> Result<(String, User), AccountError> {
+        let found = if validate_username(username).is_ok() && password.len() <= MAX_PASSWORD_LEN * 4 {
+            self.store.user_by_username(username).await?
+        } else {
+            None
+        };
+        let (stored_hash, user) = match found {
+            Some(found) => (found.password_hash, Some(found.user)),
+            None => (self.dummy_hash.to_string(), None),
+        };
+        let verified = verify_password_blocking(password.to_owned(), stored_hash).await;
+        let Some(user) = user.filter(|_| verified) else {
+            return Err(AccountError::InvalidCredentials);
+        };
+        let token = new_token();
+        let now = Utc::now();
+        self.store
+            .create_session(&NewSession {
+                token_hash: hash_token(&token),
+                user_id: user.id,
+                created_at: now,
+                expires_at: now + self.session_ttl,
+            })
+            .await?;
+        Ok((token, user))
+    }
+
+    pub async fn logout(&self, token: &str) -> Result<(), AccountError> {
+        self.store.delete_session(&hash_token(token)).await?;
+        Ok(())
+    }
+
+    /// The user a token belongs to, if it is a live session.
+    pub async fn user_for_token(&self, token: &str) -> Result<Option<User>, AccountError> {
+        if token.is_empty() || token.len() > 256 {
+            return Ok(None);
+        }
+        Ok(self
+            .store
+            .session_user(&hash_token(token), Utc::now())
+            .await?)
+    }
+
+    /// Creates `username` as an admin unless that user exists already.
+    /// Returns whether a user was created.
+    pub async fn ensure_admin(&self, username: &str, password: &str) -> Result<bool, AccountError> {
+        if self.store.user_by_username(username).await?.is_some() {
+            return Ok(false);
+        }
+        match self.register(username, password, Role::Admin).await {
+            Ok(_) => Ok(true),
+            Err(AccountError::UsernameTaken) => Ok(false),
+            Err(other) => Err(other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_follow_the_api_rule() {
+        for good in ["abc", "a.b-c_d", "ABCdef123", &"x".repeat(32)] {
+            assert!(validate_username(good).is_ok(), "{good}");
+        }
+        for bad in ["ab", "", "has space", "émile", "semi;colon", &"x".repeat(33), "<b>"] {
+            assert!(validate_username(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn passwords_need_eight_characters() {
+        assert!(matches!(validate_password("1234567"), Err(AccountError::WeakPassword)));
+        assert!(validate_password("12345678").is_ok());
+        assert!(validate_password(&"p".repeat(MAX_PASSWORD_LEN + 1)).is_err());
+    }
+}

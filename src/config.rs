@@ -1,0 +1,138 @@
+//! Command line and environment: `gavel serve` (the default), `gavel admin
+//! create`, and `gavel load`. Every option of API.md's configuration table
+//! is a flag with an environment fallback.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::load::LoadArgs;
+
+#[derive(Debug, Parser)]
+#[command(name = "gavel", version, about = "Gavel: a live auction bidding engine")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default when no command is given).
+    Serve(Box<ServeConfig>),
+    /// Manage administrators.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Drive a running server with WebSocket bidders and SSE watchers.
+    Load(Box<LoadArgs>),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an admin user (password from GAVEL_ADMIN_PASSWORD or stdin).
+    Create {
+        username: String,
+        #[arg(long, env = "DATABASE_URL", default_value = "sqlite://gavel.db")]
+        database_url: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// Everything `gavel serve` can be told.
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// Listen address.
+    #[arg(long, env = "GAVEL_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// `sqlite://PATH` (created when missing) or `postgres://…`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://gavel.db")]
+    pub database_url: String,
+    /// Unset: single node. Set: multi-node coordination through Redis.
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// This node's name in leases and logs (random when unset).
+    #[arg(long, env = "GAVEL_NODE_ID")]
+    pub node_id: Option<String>,
+    /// Allowed `Origin`s, comma-separated (default `http://<bind>`).
+    #[arg(long, env = "GAVEL_PUBLIC_ORIGINS", value_delimiter = ',')]
+    pub public_origins: Vec<String>,
+    /// Per-user bid rate (token bucket); 0 turns the limit off.
+    #[arg(long, env = "GAVEL_BID_RATE_PER_SEC", default_value_t = 10)]
+    pub bid_rate_per_sec: u32,
+    /// Bucket size of the bid rate limit.
+    #[arg(long, env = "GAVEL_BID_BURST", default_value_t = 20)]
+    pub bid_burst: u32,
+    /// Most bids decided and committed in one transaction (1 = no group commit).
+    #[arg(long, env = "GAVEL_MAX_BATCH", default_value_t = 1024)]
+    pub max_batch: usize,
+    /// Log format (RUST_LOG sets the filter).
+    #[arg(long, env = "GAVEL_LOG_FORMAT", value_enum, default_value = "pretty")]
+    pub log_format: LogFormat,
+    /// Admin created at start-up when that user does not exist yet.
+    #[arg(long, env = "GAVEL_ADMIN_USER")]
+    pub admin_user: Option<String>,
+    /// Password of GAVEL_ADMIN_USER.
+    #[arg(long, env = "GAVEL_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+    /// Session lifetime in hours.
+    #[arg(long, env = "GAVEL_SESSION_HOURS", default_value_t = 24 * 14)]
+    pub session_hours: i64,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "GAVEL_WORKERS")]
+    pub workers: Option<usize>,
+    /// Seconds an idle auction actor lives on.
+    #[arg(long, env = "GAVEL_ACTOR_IDLE_SECS", default_value_t = 120)]
+    pub actor_idle_secs: u64,
+    /// Seconds to wait for connections to finish on shutdown.
+    #[arg(long, env = "GAVEL_SHUTDOWN_TIMEOUT_SECS", default_value_t = 30)]
+    pub shutdown_timeout_secs: u64,
+    /// Whether session cookies carry `Secure` (default: when an origin is https).
+    #[arg(long, env = "GAVEL_SECURE_COOKIES")]
+    pub secure_cookies: Option<bool>,
+}
+
+impl ServeConfig {
+    /// The defaults, as if no flag or variable were given.
+    pub fn from_defaults() -> Self {
+        Self::parse_from_args(["serve"])
+    }
+
+    fn parse_from_args<const N: usize>(args: [&str; N]) -> Self {
+        #[derive(Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            serve: ServeConfig,
+        }
+        let wrapper = Wrapper::parse_from(args);
+        wrapper.serve
+    }
+
+    /// Allowed origins, defaulting to `http://<bind>`.
+    pub fn origins(&self) -> Vec<String> {
+        if self.public_origins.is_empty() {
+            vec![format!("http://{}", self.bind)]
+        } else {
+            self.public_origins
+                .iter()
+                .map(|origin| origin.trim().trim_end_matches('/').to_string())
+                .filter(|origin| !origin.is_empty())
+                .collect()
+        }
+    }
+
+    pub fn secure_cookies(&self) -> bool {
+        self.secure_cookies
+            .unwrap_or_else(|| self.origins().iter().all(|o| o.starts_with("https://")))
+    }
+
+    pub fn actor_idle(&self) -> Duration {
+        Duration::from_secs(self.actor_idle_secs.max(1))
+    }
+}

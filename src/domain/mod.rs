@@ -1,0 +1,25 @@
+//! The pure heart of Gavel: money, increment policy and the bidding engine.
+//!
+//! Nothing here does I/O or reads a clock; every decision takes the current
+//! time as an argument. The auction actor (`crate::auction`) feeds commands
+//! in, persists the [`Change`]s that come out and publishes the public ones.
+
+pub mod alias;
+pub mod engine;
+pub mod increments;
+pub mod money;
+
+pub use engine::{
+    Auction, AuctionRules, AuctionState, AuctionStatus, BidAccepted, BidKind, BidOutcome,
+    BidRejection, BidRequest, Change, CloseError, Event, EventKind, Leader, PublicStatus,
+};
+pub use increments::IncrementTable;
+pub use money::{validate_amount, Money, MAX_AMOUNT};
+
+/// Identifies a user everywhere inside the server (never shown to the public).
+pub type UserId = uuid::Uuid;
+/// Identifies an auction.
+pub type AuctionId = uuid::Uuid;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,364 @@
+//! The JSON admin API under `/api/v1/admin` (role admin). Every action that
+//! changes something is written to the audit log.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::accounts::user_json;
+use super::auctions::load;
+use super::extract::parse_id;
+use super::identity::AdminUser;
+use super::{ApiError, ApiResult, AppState};
+use crate::auction::view::{rfc3339, Snapshot};
+use crate::auction::AdminAction;
+use crate::domain::alias::bidder_alias;
+use crate::domain::money::is_valid_currency;
+use crate::domain::{Auction, AuctionRules, IncrementTable, Money, MAX_AMOUNT};
+use crate::store::{AuctionRecord, AuditEntry, User};
+
+/// Longest title, in characters.
+pub const MAX_TITLE_CHARS: usize = 200;
+/// Longest description, in characters.
+pub const MAX_DESCRIPTION_CHARS: usize = 10_000;
+/// Longest soft-close window (a day).
+pub const MAX_EXTEND_WINDOW_SECS: i64 = 86_400;
+/// Default soft-close window (API.md).
+pub const DEFAULT_EXTEND_WINDOW_SECS: i64 = 120;
+
+/// The body of `POST /api/v1/admin/auctions`. Times are strings so that a
+/// bad one gets a field message, not a parse error.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAuction {
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    pub currency: String,
+    pub starting_price: Money,
+    pub reserve_price: Option<Money>,
+    pub buy_now_price: Option<Money>,
+    pub starts_at: Option<String>,
+    pub ends_at: String,
+    pub extend_window_secs: Option<i64>,
+}
+
+fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text.trim())
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+fn check_money(fields: &mut Map<String, Value>, name: &str, amount: Option<Money>) {
+    if let Some(amount) = amount {
+        if !(1..=MAX_AMOUNT).contains(&amount) {
+            fields.insert(
+                name.into(),
+                format!("must be between 1 and {MAX_AMOUNT} minor units").into(),
+            );
+        }
+    }
+}
+
+/// Validates every field; on success, the auction to create.
+pub fn validate_new_auction(
+    input: &CreateAuction,
+    now: DateTime<Utc>,
+) -> Result<(String, String, String, Auction), Map<String, Value>> {
+    let mut fields = Map::new();
+    let title = input.title.trim().to_owned();
+    let title_chars = title.chars().count();
+    if title_chars == 0 || title_chars > MAX_TITLE_CHARS {
+        fields.insert(
+            "title".into(),
+            format!("must be 1 to {MAX_TITLE_CHARS} characters").into(),
+        );
+    }
+    if input.description.chars().count() > MAX_DESCRIPTION_CHARS {
+        fields.insert(
+            "description".into(),
+            format!("must be at most {MAX_DESCRIPTION_CHARS} characters").into(),
+        );
+    }
+    if !is_valid_currency(&input.currency) {
+        fields.insert(
+            "currency".into(),
+            "must be three capital letters, like EUR".into(),
+        );
+    }
+    check_money(&mut fields, "starting_price", Some(input.starting_price));
+    check_money(&mut fields, "reserve_price", input.reserve_price);
+    check_money(&mut fields, "buy_now_price", input.buy_now_price);
+    if let Some(buy_now) = input.buy_now_price {
+        if buy_now <= input.starting_price && !fields.contains_key("buy_now_price") {
+            fields.insert(
+                "buy_now_price".into(),
+                "must be above the starting price".into(),
+            );
+        }
+    }
+    let starts_at = match input.starts_at.as_deref().map(str::trim) {
+        None | Some("") => Some(now),
+        Some(text) => {
+            let parsed = parse_time(text);
+            if parsed.is_none() {
+                fields.insert(
+                    "starts_at".into(),
+                    "must be an RFC 3339 time, like 2026-11-27T20:00:00Z".into(),
+                );
+            }
+            parsed
+        }
+    };
+    let ends_at = parse_time(&input.ends_at);
+    match (starts_at, ends_at) {
+        (_, None) => {
+            fields.insert(
+                "ends_at".into(),
+                "must be an RFC 3339 time, like 2026-11-27T21:00:00Z".into(),
+            );
+        }
+        (Some(starts), Some(ends)) if ends <= starts => {
+            fields.insert("ends_at".into(), "must be after starts_at".into());
+        }
+        (_, Some(ends)) if ends <= now => {
+            fields.insert("ends_at".into(), "must be in the future".into());
+        }
+        _ => {}
+    }
+    let extend_window_secs = input
+        .extend_window_secs
+        .unwrap_or(DEFAULT_EXTEND_WINDOW_SECS);
+    if !(0..=MAX_EXTEND_WINDOW_SECS).contains(&extend_window_secs) {
+        fields.insert(
+            "extend_window_secs".into(),
+            format!("must be between 0 and {MAX_EXTEND_WINDOW_SECS}").into(),
+        );
+    }
+    if !fields.is_empty() {
+        return Err(fields);
+    }
+    let (Some(starts_at), Some(ends_at)) = (starts_at, ends_at) else {
+        return Err(fields);
+    };
+    let rules = AuctionRules {
+        starting_price: input.starting_price,
+        reserve_price: input.reserve_price,
+        buy_now_price: input.buy_now_price,
+        starts_at,
+        extend_window_secs,
+        increments: IncrementTable::standard(),
+    };
+    Ok((
+        title,
+        input.description.clone(),
+        input.currency.clone(),
+        Auction::new(rules, ends_at),
+    ))
+}
+
+/// The admin view of an auction: the snapshot plus the reserve.
+pub fn admin_snapshot(record: &AuctionRecord) -> Value {
+    let mut value = serde_json::to_value(Snapshot::of(record, Utc::now())).unwrap_or_default();
+    value["reserve_price"] = json!(record.auction.rules.reserve_price);
+    value
+}
+
+async fn audit(state: &AppState, admin: &User, action: &str, target: String, details: Value) {
+    let entry = AuditEntry {
+        id: uuid::Uuid::now_v7(),
+        at: Utc::now(),
+        actor_id: admin.id,
+        action: action.to_owned(),
+        target,
+        details: details.to_string(),
+    };
+    if let Err(error) = state.store.record_audit(&entry).await {
+        tracing::error!(error = ?error, action, "could not write the audit log");
+    }
+}
+
+/// Creates an auction (shared by the JSON API and the admin pages).
+pub async fn create_auction(
+    state: &AppState,
+    admin: &User,
+    input: &CreateAuction,
+) -> Result<AuctionRecord, ApiError> {
+    let now = Utc::now();
+    let (title, description, currency, auction) =
+        validate_new_auction(input, now).map_err(ApiError::validation)?;
+    let record = AuctionRecord {
+        id: uuid::Uuid::now_v7(),
+        title,
+        description,
+        currency,
+        auction,
+        epoch: 0,
+        created_by: admin.id,
+        created_at: now,
+    };
+    state.store.create_auction(&record).await?;
+    tracing::info!(auction.id = %record.id, admin.id = %admin.id, "auction created");
+    audit(
+        state,
+        admin,
+        "auction.create",
+        record.id.to_string(),
+        json!({ "title": record.title }),
+    )
+    .await;
+    // Start its actor now if it ends soon, so it closes on time.
+    if let Err(error) = state.registry.sweep().await {
+        tracing::warn!(error = ?error, "sweep after create failed");
+    }
+    Ok(record)
+}
+
+/// `POST /api/v1/admin/auctions`
+pub async fn create(
+    state: web::Data<AppState>,
+    admin: AdminUser,
+    body: web::Json<CreateAuction>,
+) -> ApiResult<HttpResponse> {
+    let record = create_auction(&state, &admin.0, &body).await?;
+    Ok(HttpResponse::Created().json(admin_snapshot(&record)))
+}
+
+/// `GET /api/v1/admin/auctions/{id}`: snapshot, reserve and the full bid log.
+pub async fn show(
+    state: web::Data<AppState>,
+    _admin: AdminUser,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let record = load(&state, &id).await?;
+    let log = state.store.bid_log(record.id).await?;
+    let mut body = admin_snapshot(&record);
+    body["bids"] = log
+        .iter()
+        .map(|entry| {
+            json!({
+                "seq": entry.seq,
+                "amount": entry.amount,
+                "kind": entry.kind,
+                "at": rfc3339(entry.at),
+                "user_id": entry.user_id.to_string(),
+                "username": entry.username,
+                "bidder": bidder_alias(record.id, entry.user_id),
+                "max_amount": entry.ceiling,
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// Closes or cancels through the auction's actor (shared with the pages).
+pub async fn end_auction(
+    state: &AppState,
+    admin: &User,
+    id: &str,
+    action: AdminAction,
+) -> Result<AuctionRecord, ApiError> {
+    let id = parse_id(id, "auction")?;
+    let record = state.registry.admin(id, action).await?;
+    let name = match action {
+        AdminAction::Close => "auction.close",
+        AdminAction::Cancel => "auction.cancel",
+    };
+    tracing::info!(auction.id = %id, admin.id = %admin.id, action = name, "auction ended by admin");
+    audit(state, admin, name, id.to_string(), json!({})).await;
+    Ok(record)
+}
+
+/// `POST /api/v1/admin/auctions/{id}/cancel`
+pub async fn cancel(
+    state: web::Data<AppState>,
+    admin: AdminUser,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let record = end_auction(&state, &admin.0, &id, AdminAction::Cancel).await?;
+    Ok(HttpResponse::Ok().json(admin_snapshot(&record)))
+}
+
+/// `POST /api/v1/admin/auctions/{id}/close`
+pub async fn close(
+    state: web::Data<AppState>,
+    admin: AdminUser,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let record = end_auction(&state, &admin.0, &id, AdminAction::Close).await?;
+    Ok(HttpResponse::Ok().json(admin_snapshot(&record)))
+}
+
+/// Bans or unbans a user (shared with the pages).
+pub async fn set_banned(
+    state: &AppState,
+    admin: &User,
+    id: &str,
+    banned: bool,
+) -> Result<User, ApiError> {
+    let id = parse_id(id, "user")?;
+    if id == admin.id && banned {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "cannot_ban_self",
+            "admins cannot ban themselves",
+        ));
+    }
+    let user = state
+        .store
+        .set_user_banned(id, banned)
+        .await?
+        .ok_or_else(|| ApiError::not_found("user"))?;
+    let action = if banned { "user.ban" } else { "user.unban" };
+    tracing::info!(user.id = %id, admin.id = %admin.id, action, "user ban changed");
+    audit(state, admin, action, id.to_string(), json!({ "username": user.username })).await;
+    Ok(user)
+}
+
+/// `POST /api/v1/admin/users/{id}/ban`
+pub async fn ban(
+    state: web::Data<AppState>,
+    admin: AdminUser,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let user = set_banned(&state, &admin.0, &id, true).await?;
+    Ok(HttpResponse::Ok().json(user_json(&user)))
+}
+
+/// `POST /api/v1/admin/users/{id}/unban`
+pub async fn unban(
+    state: web::Data<AppState>,
+    admin: AdminUser,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let user = set_banned(&state, &admin.0, &id, false).await?;
+    Ok(HttpResponse::Ok().json(user_json(&user)))
+}
+
+/// `GET /api/v1/admin/users`
+pub async fn users(state: web::Data<AppState>, _admin: AdminUser) -> ApiResult<HttpResponse> {
+    let users = state.store.list_users(1000).await?;
+    let users: Vec<Value> = users.iter().map(user_json).collect();
+    Ok(HttpResponse::Ok().json(json!({ "users": users })))
+}
+
+/// `GET /api/v1/admin/audit`
+pub async fn audit_log(state: web::Data<AppState>, _admin: AdminUser) -> ApiResult<HttpResponse> {
+    let entries = state.store.audit_log(500).await?;
+    let entries: Vec<Value> = entries
+        .iter()
+        .map(|entry| {
+            json!({
+                "id": entry.id.to_string(),
+                "at": rfc3339(entry.at),
+                "actor_id": entry.actor_id.to_string(),
+                "action": entry.action,
+                "target": entry.target,
+                "details": serde_json::from_str::<Value>(&entry.details).unwrap_or(Value::Null),
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "entries": entries })))
+}

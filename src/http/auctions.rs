@@ -1,0 +1,116 @@
+//! Public reads: the auction list, a snapshot, the bid history, server time.
+
+use actix_web::{web, HttpResponse};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::extract::parse_id;
+use super::{ApiError, ApiResult, AppState};
+use crate::auction::view::{rfc3339, Snapshot};
+use crate::domain::alias::bidder_alias;
+use crate::domain::PublicStatus;
+use crate::store::AuctionRecord;
+
+/// The most auctions one list answer carries.
+const LIST_LIMIT: i64 = 500;
+/// The most bids one history answer carries (API.md).
+pub const HISTORY_LIMIT: i64 = 1000;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    status: Option<String>,
+}
+
+/// Parses a `?status=` value.
+pub fn parse_status(text: &str) -> Option<PublicStatus> {
+    match text {
+        "scheduled" => Some(PublicStatus::Scheduled),
+        "open" => Some(PublicStatus::Open),
+        "closed" => Some(PublicStatus::Closed),
+        "cancelled" => Some(PublicStatus::Cancelled),
+        _ => None,
+    }
+}
+
+/// `GET /api/v1/auctions?status=…`
+pub async fn list(
+    state: web::Data<AppState>,
+    query: web::Query<ListQuery>,
+) -> ApiResult<HttpResponse> {
+    let filter = match query.status.as_deref() {
+        None | Some("") => None,
+        Some(text) => Some(parse_status(text).ok_or_else(|| {
+            ApiError::bad_request("status must be scheduled, open, closed or cancelled")
+        })?),
+    };
+    let now = Utc::now();
+    let records = state.store.list_auctions(filter, now, LIST_LIMIT).await?;
+    let auctions: Vec<Snapshot> = records.iter().map(|r| Snapshot::of(r, now)).collect();
+    Ok(HttpResponse::Ok().json(json!({ "auctions": auctions })))
+}
+
+/// Loads an auction or answers 404.
+pub async fn load(state: &AppState, id: &str) -> ApiResult<AuctionRecord> {
+    let id = parse_id(id, "auction")?;
+    state
+        .store
+        .auction(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("auction"))
+}
+
+/// `GET /api/v1/auctions/{id}`
+pub async fn show(state: web::Data<AppState>, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    let record = load(&state, &id).await?;
+    Ok(HttpResponse::Ok().json(Snapshot::of(&record, Utc::now())))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    after: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// `GET /api/v1/auctions/{id}/bids?after=SEQ&limit=N`
+pub async fn bids(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    query: web::Query<HistoryQuery>,
+) -> ApiResult<HttpResponse> {
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=HISTORY_LIMIT).contains(&limit) {
+        return Err(ApiError::bad_request(format!(
+            "limit must be between 1 and {HISTORY_LIMIT}"
+        )));
+    }
+    let after = query.after.unwrap_or(0);
+    if after < 0 {
+        return Err(ApiError::bad_request("after must not be negative"));
+    }
+    let record = load(&state, &id).await?;
+    let events = state
+        .store
+        .bid_events_after(record.id, after, limit)
+        .await?;
+    let bids: Vec<_> = events
+        .iter()
+        .map(|event| {
+            json!({
+                "seq": event.seq,
+                "amount": event.amount,
+                "bidder": event.bidder.map(|user| bidder_alias(record.id, user)),
+                "kind": event.bid_kind,
+                "at": rfc3339(event.at),
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "bids": bids })))
+}
+
+/// `GET /api/v1/time`
+pub async fn time() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "now": rfc3339(Utc::now()) }))
+}

@@ -1,0 +1,141 @@
+//! `POST /api/v1/auctions/{id}/bids` and the bid path shared with the
+//! WebSocket: validation, ban and rate checks, then the auction's actor.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use tracing::Instrument;
+
+use super::extract::parse_id;
+use super::identity::AuthUser;
+use super::{ApiError, ApiResult, AppState};
+use crate::auction::commands::BidPayload;
+use crate::auction::view::error_body;
+use crate::auction::{BidCommandKind, BidReply};
+use crate::domain::engine::check_bid_amounts;
+use crate::domain::{AuctionId, Money};
+use crate::store::{StoredAnswer, User};
+
+/// The longest `request_id` accepted.
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BidBody {
+    pub request_id: String,
+    pub amount: Money,
+    pub max_amount: Option<Money>,
+}
+
+/// Checks a client-chosen request id: 1–128 printable ASCII characters.
+pub fn check_request_id(request_id: &str) -> Result<(), ApiError> {
+    let ok = !request_id.is_empty()
+        && request_id.len() <= MAX_REQUEST_ID_LEN
+        && request_id.bytes().all(|b| b.is_ascii_graphic());
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request_id",
+            format!("request_id must be 1 to {MAX_REQUEST_ID_LEN} printable ASCII characters"),
+        ))
+    }
+}
+
+/// Everything between a parsed bid and its answer, for HTTP and WebSocket.
+/// Returns the answer (BidResult or rejection) as a stored answer.
+pub async fn place(
+    state: &AppState,
+    user: &User,
+    auction: AuctionId,
+    request_id: String,
+    kind: BidCommandKind,
+) -> Result<StoredAnswer, ApiError> {
+    check_request_id(&request_id)?;
+    if let BidCommandKind::Bid { amount, max_amount } = kind {
+        if let Err(rejection) = check_bid_amounts(amount, max_amount) {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                rejection.code(),
+                rejection.to_string(),
+            ));
+        }
+    }
+    if user.banned {
+        return Ok(StoredAnswer {
+            http_status: 403,
+            body: error_body("banned", "your account is banned from bidding", None),
+        });
+    }
+    if !state.bid_limiter.allow(user.id) {
+        metrics::counter!("gavel_bids_decided_total", "outcome" => "rejected", "code" => "rate_limited")
+            .increment(1);
+        return Err(ApiError::rate_limited());
+    }
+    let payload = BidPayload {
+        user: user.id,
+        request_id,
+        kind,
+    };
+    let started = std::time::Instant::now();
+    let reply = state.registry.submit_bid(auction, payload).await?;
+    metrics::histogram!("gavel_bid_answer_seconds").record(started.elapsed().as_secs_f64());
+    match reply {
+        BidReply::Answer(answer) => Ok(answer),
+        BidReply::Unavailable => Err(ApiError::unavailable()),
+    }
+}
+
+/// Renders a stored answer as the HTTP response it was first given as.
+pub fn answer_response(answer: StoredAnswer) -> HttpResponse {
+    let status = StatusCode::from_u16(answer.http_status).unwrap_or(StatusCode::OK);
+    HttpResponse::build(status)
+        .content_type("application/json")
+        .body(answer.body)
+}
+
+/// `POST /api/v1/auctions/{id}/bids`
+pub async fn place_bid(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+    body: web::Json<BidBody>,
+) -> ApiResult<HttpResponse> {
+    let auction = parse_id(&id, "auction")?;
+    let body = body.into_inner();
+    let span = tracing::info_span!("bid", auction.id = %auction, user.id = %user.0.id);
+    let kind = BidCommandKind::Bid {
+        amount: body.amount,
+        max_amount: body.max_amount,
+    };
+    let answer = place(&state, &user.0, auction, body.request_id, kind)
+        .instrument(span)
+        .await?;
+    Ok(answer_response(answer))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuyNowBody {
+    pub request_id: String,
+}
+
+/// `POST /api/v1/auctions/{id}/buy-now` (the HTTP twin of the WS `buy_now` frame).
+pub async fn buy_now(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+    body: web::Json<BuyNowBody>,
+) -> ApiResult<HttpResponse> {
+    let auction = parse_id(&id, "auction")?;
+    let answer = place(
+        &state,
+        &user.0,
+        auction,
+        body.into_inner().request_id,
+        BidCommandKind::BuyNow,
+    )
+    .await?;
+    Ok(answer_response(answer))
+}

@@ -1,0 +1,20 @@
+//! The HTTP edge: JSON API, WebSocket, SSE and operations endpoints.
+//! Handlers are thin: they validate input, call `auth`, `store` or the
+//! auction `Registry`, and render API.md's shapes. Routes are assembled in
+//! `crate::startup`.
+
+pub mod accounts;
+pub mod admin;
+pub mod auctions;
+pub mod bids;
+pub mod error;
+pub mod extract;
+pub mod identity;
+pub mod ops;
+pub mod request_id;
+pub mod sse;
+pub mod state;
+pub mod ws;
+
+pub use error::{ApiError, ApiResult};
+pub use state::AppState;

@@ -1,0 +1,273 @@
+//! Builds the application: store, accounts, hub, registry and the HTTP
+//! server with every route (this is the one place to read them all). The
+//! server binds its own listener, so tests ask for port 0 and read it back.
+
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{middleware, web, App, HttpResponse, HttpServer};
+use anyhow::Context as _;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio::sync::watch;
+
+use crate::auction::{Registry, RegistryConfig};
+use crate::auth::rate_limit::BidRateLimiter;
+use crate::auth::Accounts;
+use crate::cluster::{Hub, Publisher};
+use crate::config::ServeConfig;
+use crate::http::{self, extract, ApiError, AppState};
+use crate::store::{self, Store};
+
+/// A built, bound, not yet running server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+    shutdown_tx: watch::Sender<bool>,
+}
+
+/// The process-wide Prometheus recorder (installed once).
+fn metrics_handle() -> Option<PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            PrometheusBuilder::new()
+                .set_buckets(&[
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                    5.0, 10.0,
+                ])
+                .ok()?
+                .install_recorder()
+                .ok()
+        })
+        .clone()
+}
+
+impl Application {
+    /// Connects the store (applying migrations), creates the start-up admin,
+    /// binds the listener and assembles the server. Call inside an actix system.
+    pub async fn build(config: ServeConfig) -> anyhow::Result<Self> {
+        let store: Arc<dyn Store> = Arc::new(
+            store::connect(&config.database_url)
+                .await
+                .context("opening the database")?,
+        );
+        let accounts = Accounts::new(
+            Arc::clone(&store),
+            chrono::Duration::hours(config.session_hours.max(1)),
+        )
+        .await?;
+        if let (Some(user), Some(password)) = (&config.admin_user, &config.admin_password) {
+            if accounts
+                .ensure_admin(user, password)
+                .await
+                .with_context(|| format!("creating the start-up admin {user}"))?
+            {
+                tracing::info!(username = %user, "start-up admin created");
+            }
+        }
+
+        let hub = Hub::new();
+        let publisher: Arc<dyn Publisher> = Arc::clone(&hub) as Arc<dyn Publisher>;
+        let registry = Registry::new(
+            Arc::clone(&store),
+            publisher,
+            RegistryConfig {
+                max_batch: config.max_batch.max(1),
+                idle_timeout: config.actor_idle(),
+                ..RegistryConfig::default()
+            },
+        );
+
+        let listener = TcpListener::bind(config.bind)
+            .with_context(|| format!("binding {}", config.bind))?;
+        let local = listener.local_addr()?;
+        let origins = if config.public_origins.is_empty() {
+            vec![
+                format!("http://{local}"),
+                format!("http://localhost:{}", local.port()),
+            ]
+        } else {
+            config.origins()
+        };
+
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        registry.spawn_sweeper(shutdown_rx.clone());
+
+        let state = web::Data::new(AppState {
+            store,
+            accounts,
+            registry,
+            hub,
+            bid_limiter: BidRateLimiter::new(config.bid_rate_per_sec, config.bid_burst),
+            secure_cookies: config
+                .secure_cookies
+                .unwrap_or_else(|| origins.iter().all(|o| o.starts_with("https://"))),
+            origins,
+            metrics: metrics_handle(),
+            accepting: AtomicBool::new(true),
+            shutdown: shutdown_rx,
+        });
+
+        let app_state = state.clone();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(app_state.clone())
+                .app_data(extract::json_config())
+                .app_data(extract::query_config())
+                .app_data(extract::path_config())
+                .app_data(extract::payload_config())
+                .wrap(middleware::from_fn(http::request_id::assign_request_id))
+                .configure(routes)
+                .default_service(web::to(not_found))
+        })
+        .listen(listener)?
+        .disable_signals()
+        .shutdown_timeout(config.shutdown_timeout_secs);
+        if let Some(workers) = config.workers {
+            server = server.workers(workers.max(1));
+        }
+        let server = server.run();
+        tracing::info!(address = %local, "gavel listening");
+        Ok(Self {
+            port: local.port(),
+            server,
+            state,
+            shutdown_tx,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// A handle to stop the server from elsewhere (tests).
+    pub fn handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            server: self.server.handle(),
+            state: self.state.clone(),
+            shutdown_tx: self.shutdown_tx.clone(),
+        }
+    }
+
+    /// Runs until SIGINT/SIGTERM (or a [`ShutdownHandle`]), then drains.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let handle = self.handle();
+        actix_web::rt::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("shutdown signal received; draining");
+            handle.shutdown().await;
+        });
+        self.server.await
+    }
+}
+
+/// Stops a running application gracefully.
+#[derive(Clone)]
+pub struct ShutdownHandle {
+    server: ServerHandle,
+    state: web::Data<AppState>,
+    shutdown_tx: watch::Sender<bool>,
+}
+
+impl ShutdownHandle {
+    /// Readiness goes false, streams are told to end, then the server stops
+    /// accepting and waits for in-flight requests.
+    pub async fn shutdown(&self) {
+        self.state.accepting.store(false, Ordering::SeqCst);
+        let _ = self.shutdown_tx.send(true);
+        // Give WebSocket and SSE loops a moment to send their goodbyes.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        self.server.stop(true).await;
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found("route"))
+}
+
+async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(
+        actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this method is not allowed here",
+    ))
+}
+
+/// A resource whose unknown methods answer 405 in the API's error shape.
+fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
+}
+
+/// Every route of the server.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    use http::{accounts, admin, auctions, bids, ops, sse, ws};
+    cfg.service(resource("/healthz").route(web::get().to(ops::healthz)))
+        .service(resource("/readyz").route(web::get().to(ops::readyz)))
+        .service(resource("/metrics").route(web::get().to(ops::metrics)))
+        .service(
+            web::scope("/api/v1")
+                .service(resource("/users").route(web::post().to(accounts::register)))
+                .service(
+                    resource("/sessions")
+                        .route(web::post().to(accounts::login))
+                        .route(web::delete().to(accounts::logout)),
+                )
+                .service(resource("/me").route(web::get().to(accounts::me)))
+                .service(resource("/time").route(web::get().to(auctions::time)))
+                .service(resource("/ws").route(web::get().to(ws::connect)))
+                .service(resource("/auctions").route(web::get().to(auctions::list)))
+                .service(resource("/auctions/{id}").route(web::get().to(auctions::show)))
+                .service(
+                    resource("/auctions/{id}/bids")
+                        .route(web::get().to(auctions::bids))
+                        .route(web::post().to(bids::place_bid)),
+                )
+                .service(resource("/auctions/{id}/buy-now").route(web::post().to(bids::buy_now)))
+                .service(resource("/auctions/{id}/events").route(web::get().to(sse::events)))
+                .service(
+                    web::scope("/admin")
+                        .service(resource("/auctions").route(web::post().to(admin::create)))
+                        .service(resource("/auctions/{id}").route(web::get().to(admin::show)))
+                        .service(
+                            resource("/auctions/{id}/cancel").route(web::post().to(admin::cancel)),
+                        )
+                        .service(
+                            resource("/auctions/{id}/close").route(web::post().to(admin::close)),
+                        )
+                        .service(resource("/users").route(web::get().to(admin::users)))
+                        .service(resource("/users/{id}/ban").route(web::post().to(admin::ban)))
+                        .service(resource("/users/{id}/unban").route(web::post().to(admin::unban)))
+                        .service(resource("/audit").route(web::get().to(admin::audit_log))),
+                ),
+        );
+}

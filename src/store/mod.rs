@@ -1,0 +1,118 @@
+//! Persistence: the [`Store`] trait and its SQL implementation.
+//!
+//! The store owns every table of the schema (`migrations/postgres`,
+//! `migrations/sqlite`). Both backends run the same SQL through sqlx's `Any`
+//! driver; the few places where they differ are in [`sql::Dialect`]. Ids are
+//! UUID strings, times Unix milliseconds, money `BIGINT` minor units.
+//!
+//! The hot path is [`Store::commit_batch`]: one transaction that appends a
+//! group of events, stores the answers of their bid requests and moves the
+//! auction row, conditional on the expected `seq` and fencing `epoch`.
+
+mod records;
+mod sql;
+
+use std::collections::{HashMap, HashSet};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+pub use records::*;
+pub use sql::{connect, SqlStore};
+
+use crate::domain::{AuctionId, UserId};
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint refused the write; names the constraint.
+    #[error("conflict on {0}")]
+    Conflict(String),
+    /// The auction row moved on (another writer, or a newer fencing epoch).
+    #[error("the auction row was changed by another writer (fenced)")]
+    Fenced,
+    /// The database cannot be reached right now; retrying later may work.
+    #[error("the database is unavailable")]
+    Unavailable(#[source] sqlx::Error),
+    /// Anything else: a bug or a broken schema.
+    #[error("database error")]
+    Database(#[source] sqlx::Error),
+    /// A stored value could not be decoded.
+    #[error("corrupt stored value: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// True when the caller should answer `unavailable` (retry is safe).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unavailable(_) | Self::Fenced)
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Everything Gavel persists. Implemented by [`SqlStore`] for SQLite and PostgreSQL.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// A cheap round trip, for readiness.
+    async fn ping(&self) -> StoreResult<()>;
+
+    // --- users and sessions ---
+    async fn create_user(&self, user: &NewUser) -> StoreResult<User>;
+    async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>>;
+    async fn user_by_username(&self, username: &str) -> StoreResult<Option<UserWithPassword>>;
+    async fn set_user_banned(&self, id: UserId, banned: bool) -> StoreResult<Option<User>>;
+    async fn list_users(&self, limit: i64) -> StoreResult<Vec<User>>;
+    async fn create_session(&self, session: &NewSession) -> StoreResult<()>;
+    async fn session_user(&self, token_hash: &str, now: DateTime<Utc>)
+        -> StoreResult<Option<User>>;
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
+
+    // --- auctions ---
+    async fn create_auction(&self, auction: &AuctionRecord) -> StoreResult<()>;
+    async fn auction(&self, id: AuctionId) -> StoreResult<Option<AuctionRecord>>;
+    async fn list_auctions(
+        &self,
+        filter: Option<StatusFilter>,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<AuctionRecord>>;
+    /// Live auctions whose end falls before `before` (for close timers).
+    async fn live_auctions_ending_before(&self, before: DateTime<Utc>)
+        -> StoreResult<Vec<AuctionId>>;
+    /// Events with `seq > after`, oldest first, at most `limit`.
+    async fn events_after(
+        &self,
+        auction: AuctionId,
+        after: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<StoredEvent>>;
+    /// Bid events only, with `seq > after`, oldest first, at most `limit`.
+    async fn bid_events_after(
+        &self,
+        auction: AuctionId,
+        after: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<StoredEvent>>;
+    /// Bid events with bidder usernames (admin view), oldest first.
+    async fn bid_log(&self, auction: AuctionId) -> StoreResult<Vec<BidLogEntry>>;
+    /// The auctions a user has bid on, with the latest of their bids.
+    async fn auctions_bid_by(&self, user: UserId) -> StoreResult<Vec<AuctionRecord>>;
+
+    // --- the bidding hot path ---
+    /// Stored first answers for any of `keys` (user, request_id) in `auction`.
+    async fn stored_answers(
+        &self,
+        auction: AuctionId,
+        keys: &[(UserId, String)],
+    ) -> StoreResult<HashMap<(UserId, String), StoredAnswer>>;
+    /// Which of `users` are banned.
+    async fn banned_among(&self, users: &[UserId]) -> StoreResult<HashSet<UserId>>;
+    /// Appends a batch atomically; fails with [`StoreError::Fenced`] when the
+    /// row's `seq` is not `batch.expected_seq` or its epoch is newer.
+    async fn commit_batch(&self, batch: &CommitBatch) -> StoreResult<()>;
+
+    // --- audit ---
+    async fn record_audit(&self, entry: &AuditEntry) -> StoreResult<()>;
+    async fn audit_log(&self, limit: i64) -> StoreResult<Vec<AuditEntry>>;
+}

@@ -1,0 +1,160 @@
+//! Plain records the store reads and writes.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::domain::{Auction, AuctionId, AuctionState, Money, PublicStatus, UserId};
+
+/// A user's role (API.md: `bidder` for every new account, `admin`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Bidder,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Bidder => "bidder",
+            Self::Admin => "admin",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "bidder" => Some(Self::Bidder),
+            "admin" => Some(Self::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// A user about to be created.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub id: UserId,
+    pub username: String,
+    pub password_hash: String,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A user as the rest of the server sees it (no password hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: UserId,
+    pub username: String,
+    pub role: Role,
+    pub banned: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl User {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+/// A user with their password hash, for logging in.
+#[derive(Debug, Clone)]
+pub struct UserWithPassword {
+    pub user: User,
+    pub password_hash: String,
+}
+
+/// A session about to be stored; only the token's hash is kept.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub token_hash: String,
+    pub user_id: UserId,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// An auction row: descriptive fields, the engine's rules and state, and the
+/// fencing epoch of the last writer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuctionRecord {
+    pub id: AuctionId,
+    pub title: String,
+    pub description: String,
+    pub currency: String,
+    pub auction: Auction,
+    pub epoch: i64,
+    pub created_by: UserId,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The `?status=` filter of the auction list.
+pub type StatusFilter = PublicStatus;
+
+/// One stored event. `data` is the public EventData JSON object without
+/// `server_time` (added when it is sent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub seq: i64,
+    /// `bid`, `extended`, `closed` or `cancelled`.
+    pub name: String,
+    pub at: DateTime<Utc>,
+    /// Private: who placed the bid (bid events only).
+    pub bidder: Option<UserId>,
+    pub amount: Option<Money>,
+    /// `bid`, `auto` or `buy_now` (bid events only).
+    pub bid_kind: Option<String>,
+    /// Private: the bidder's ceiling at that moment (bid events only).
+    pub ceiling: Option<Money>,
+    pub data: String,
+}
+
+/// A bid event with the bidder's username, for admins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BidLogEntry {
+    pub seq: i64,
+    pub at: DateTime<Utc>,
+    pub amount: Money,
+    pub kind: String,
+    pub user_id: UserId,
+    pub username: String,
+    pub ceiling: Option<Money>,
+}
+
+/// The first answer given to a bid request, replayed on retries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAnswer {
+    pub http_status: u16,
+    pub body: String,
+}
+
+/// An answer to store with a batch.
+#[derive(Debug, Clone)]
+pub struct NewAnswer {
+    pub user: UserId,
+    pub request_id: String,
+    pub answer: StoredAnswer,
+}
+
+/// One group commit: events, answers and the auction's new state.
+#[derive(Debug, Clone)]
+pub struct CommitBatch {
+    pub auction_id: AuctionId,
+    /// The writer's fencing epoch; refused when the row has a newer one.
+    pub epoch: i64,
+    /// The row's `seq` this batch was decided on.
+    pub expected_seq: i64,
+    pub state: AuctionState,
+    pub events: Vec<StoredEvent>,
+    pub answers: Vec<NewAnswer>,
+    pub now: DateTime<Utc>,
+}
+
+/// One admin action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEntry {
+    pub id: uuid::Uuid,
+    pub at: DateTime<Utc>,
+    pub actor_id: UserId,
+    pub action: String,
+    pub target: String,
+    pub details: String,
+}

@@ -1,0 +1,715 @@
+//! [`Store`] over SQLite or PostgreSQL through sqlx's `Any` driver.
+//!
+//! The schema uses only types both backends share (TEXT ids, BIGINT/INTEGER
+//! numbers and Unix-millisecond times), so one set of SQL serves both; the
+//! backend shows up only in [`Dialect`]: its migrations and connection setup.
+
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{Any, AnyPool, Row};
+
+use super::*;
+use crate::domain::{
+    Auction, AuctionRules, AuctionState, AuctionStatus, IncrementTable, Leader, PublicStatus,
+};
+
+/// Rows per multi-row INSERT, well under both backends' bind limits.
+const ROWS_PER_INSERT: usize = 400;
+
+/// Which database is behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    fn from_url(url: &str) -> Result<Self, anyhow::Error> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Self::Postgres)
+        } else {
+            anyhow::bail!("DATABASE_URL must start with sqlite:// or postgres://")
+        }
+    }
+}
+
+/// The SQL store.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    dialect: Dialect,
+}
+
+/// Connects to `url`, creating a missing SQLite file, and applies migrations.
+pub async fn connect(url: &str) -> anyhow::Result<SqlStore> {
+    use anyhow::Context as _;
+    sqlx::any::install_default_drivers();
+    let dialect = Dialect::from_url(url)?;
+    let pool = match dialect {
+        Dialect::Sqlite => {
+            let url = if url.contains('?') {
+                url.to_string()
+            } else {
+                format!("{url}?mode=rwc")
+            };
+            AnyPoolOptions::new()
+                .max_connections(4)
+                .acquire_timeout(Duration::from_secs(5))
+                .after_connect(|conn, _meta| {
+                    Box::pin(async move {
+                        for pragma in [
+                            "PRAGMA journal_mode = WAL",
+                            "PRAGMA synchronous = FULL",
+                            "PRAGMA busy_timeout = 5000",
+                            "PRAGMA foreign_keys = ON",
+                        ] {
+                            sqlx::query(pragma).execute(&mut *conn).await?;
+                        }
+                        Ok(())
+                    })
+                })
+                .connect(&url)
+                .await
+                .with_context(|| format!("opening SQLite database {url}"))?
+        }
+        Dialect::Postgres => AnyPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(3))
+            .connect(url)
+            .await
+            .context("connecting to PostgreSQL")?,
+    };
+    let migrator = match dialect {
+        Dialect::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+        Dialect::Postgres => sqlx::migrate!("./migrations/postgres"),
+    };
+    migrator
+        .run(&pool)
+        .await
+        .context("applying database migrations")?;
+    Ok(SqlStore { pool, dialect })
+}
+
+impl SqlStore {
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+fn db_error(error: sqlx::Error) -> StoreError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict(db.constraint().unwrap_or("unique").to_string())
+        }
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Tls(_) => StoreError::Unavailable(error),
+        sqlx::Error::Database(db) if is_transient_database_error(db.code().as_deref()) => {
+            StoreError::Unavailable(error)
+        }
+        _ => StoreError::Database(error),
+    }
+}
+
+/// Database error codes that mean "try again later", not "bug":
+/// SQLite busy/locked/IO/full/read-only, PostgreSQL connection and
+/// shutdown classes.
+fn is_transient_database_error(code: Option<&str>) -> bool {
+    let Some(code) = code else { return false };
+    matches!(code, "5" | "6" | "8" | "10" | "13" | "261" | "517" | "264" | "778")
+        || code.starts_with("08")
+        || code.starts_with("57P")
+        || code == "53300"
+}
+
+fn ms(time: DateTime<Utc>) -> i64 {
+    time.timestamp_millis()
+}
+
+fn from_ms(millis: i64) -> StoreResult<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(millis)
+        .ok_or_else(|| StoreError::Corrupt(format!("time {millis} out of range")))
+}
+
+fn parse_id(text: &str) -> StoreResult<uuid::Uuid> {
+    uuid::Uuid::from_str(text).map_err(|_| StoreError::Corrupt(format!("bad id {text:?}")))
+}
+
+fn parse_opt_id(text: Option<String>) -> StoreResult<Option<uuid::Uuid>> {
+    text.as_deref().map(parse_id).transpose()
+}
+
+fn get<'r, T>(row: &'r AnyRow, column: &str) -> StoreResult<T>
+where
+    T: sqlx::Decode<'r, Any> + sqlx::Type<Any>,
+{
+    row.try_get(column).map_err(StoreError::Database)
+}
+
+/// `$start, $start+1, …` for `count` parameters.
+fn placeholders(start: usize, count: usize) -> String {
+    (start..start + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `($1, …, $w), ($w+1, …)` for `rows` rows of `width` columns.
+fn values_rows(rows: usize, width: usize) -> String {
+    (0..rows)
+        .map(|row| format!("({})", placeholders(row * width + 1, width)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+const USER_COLUMNS: &str = "id, username, role, banned, created_at";
+
+fn user_from_row(row: &AnyRow) -> StoreResult<User> {
+    let role: String = get(row, "role")?;
+    Ok(User {
+        id: parse_id(&get::<String>(row, "id")?)?,
+        username: get(row, "username")?,
+        role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("role {role}")))?,
+        banned: get::<i64>(row, "banned")? != 0,
+        created_at: from_ms(get(row, "created_at")?)?,
+    })
+}
+
+const AUCTION_COLUMNS: &str = "id, title, description, currency, starting_price, reserve_price, \
+     buy_now_price, starts_at, ends_at, extend_window_secs, increments, status, price, leader_id, \
+     leader_ceiling, bid_count, seq, winner_id, epoch, created_by, created_at";
+
+fn status_text(status: AuctionStatus) -> &'static str {
+    match status {
+        AuctionStatus::Live => "live",
+        AuctionStatus::Closed => "closed",
+        AuctionStatus::Cancelled => "cancelled",
+    }
+}
+
+fn auction_from_row(row: &AnyRow) -> StoreResult<AuctionRecord> {
+    let increments: String = get(row, "increments")?;
+    let increments: IncrementTable = serde_json::from_str(&increments)
+        .map_err(|e| StoreError::Corrupt(format!("increment table: {e}")))?;
+    let status: String = get(row, "status")?;
+    let status = match status.as_str() {
+        "live" => AuctionStatus::Live,
+        "closed" => AuctionStatus::Closed,
+        "cancelled" => AuctionStatus::Cancelled,
+        other => return Err(StoreError::Corrupt(format!("auction status {other}"))),
+    };
+    let leader = match (
+        parse_opt_id(get(row, "leader_id")?)?,
+        get::<Option<i64>>(row, "leader_ceiling")?,
+    ) {
+        (Some(user), Some(ceiling)) => Some(Leader { user, ceiling }),
+        _ => None,
+    };
+    let rules = AuctionRules {
+        starting_price: get(row, "starting_price")?,
+        reserve_price: get(row, "reserve_price")?,
+        buy_now_price: get(row, "buy_now_price")?,
+        starts_at: from_ms(get(row, "starts_at")?)?,
+        extend_window_secs: get(row, "extend_window_secs")?,
+        increments,
+    };
+    let state = AuctionState {
+        status,
+        price: get(row, "price")?,
+        leader,
+        bid_count: get(row, "bid_count")?,
+        seq: get(row, "seq")?,
+        ends_at: from_ms(get(row, "ends_at")?)?,
+        winner: parse_opt_id(get(row, "winner_id")?)?,
+    };
+    Ok(AuctionRecord {
+        id: parse_id(&get::<String>(row, "id")?)?,
+        title: get(row, "title")?,
+        description: get(row, "description")?,
+        currency: get(row, "currency")?,
+        auction: Auction { rules, state },
+        epoch: get(row, "epoch")?,
+        created_by: parse_id(&get::<String>(row, "created_by")?)?,
+        created_at: from_ms(get(row, "created_at")?)?,
+    })
+}
+
+const EVENT_COLUMNS: &str = "seq, kind, at, bidder_id, amount, bid_kind, ceiling, data";
+
+fn event_from_row(row: &AnyRow) -> StoreResult<StoredEvent> {
+    Ok(StoredEvent {
+        seq: get(row, "seq")?,
+        name: get(row, "kind")?,
+        at: from_ms(get(row, "at")?)?,
+        bidder: parse_opt_id(get(row, "bidder_id")?)?,
+        amount: get(row, "amount")?,
+        bid_kind: get(row, "bid_kind")?,
+        ceiling: get(row, "ceiling")?,
+        data: get(row, "data")?,
+    })
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn create_user(&self, user: &NewUser) -> StoreResult<User> {
+        sqlx::query(
+            "INSERT INTO users (id, username, password_hash, role, banned, created_at) \
+             VALUES ($1, $2, $3, $4, 0, $5)",
+        )
+        .bind(user.id.to_string())
+        .bind(&user.username)
+        .bind(&user.password_hash)
+        .bind(user.role.as_str())
+        .bind(ms(user.created_at))
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(User {
+            id: user.id,
+            username: user.username.clone(),
+            role: user.role,
+            banned: false,
+            created_at: from_ms(ms(user.created_at))?,
+        })
+    }
+
+    async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
+        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn user_by_username(&self, username: &str) -> StoreResult<Option<UserWithPassword>> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS}, password_hash FROM users WHERE lower(username) = lower($1)"
+        ))
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        row.map(|row| {
+            Ok(UserWithPassword {
+                user: user_from_row(&row)?,
+                password_hash: get(&row, "password_hash")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn set_user_banned(&self, id: UserId, banned: bool) -> StoreResult<Option<User>> {
+        sqlx::query("UPDATE users SET banned = $1 WHERE id = $2")
+            .bind(i64::from(banned))
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        self.user_by_id(id).await
+    }
+
+    async fn list_users(&self, limit: i64) -> StoreResult<Vec<User>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users ORDER BY created_at, username LIMIT $1"
+        ))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    async fn create_session(&self, session: &NewSession) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&session.token_hash)
+        .bind(session.user_id.to_string())
+        .bind(ms(session.created_at))
+        .bind(ms(session.expires_at))
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn session_user(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<User>> {
+        let row = sqlx::query(
+            "SELECT u.id, u.username, u.role, u.banned, u.created_at \
+             FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = $1 AND s.expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(ms(now))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn create_auction(&self, record: &AuctionRecord) -> StoreResult<()> {
+        let auction = &record.auction;
+        let increments = serde_json::to_string(&auction.rules.increments)
+            .map_err(|e| StoreError::Corrupt(format!("increment table: {e}")))?;
+        sqlx::query(&format!(
+            "INSERT INTO auctions ({AUCTION_COLUMNS}, updated_at) VALUES ({})",
+            placeholders(1, 22)
+        ))
+        .bind(record.id.to_string())
+        .bind(&record.title)
+        .bind(&record.description)
+        .bind(&record.currency)
+        .bind(auction.rules.starting_price)
+        .bind(auction.rules.reserve_price)
+        .bind(auction.rules.buy_now_price)
+        .bind(ms(auction.rules.starts_at))
+        .bind(ms(auction.state.ends_at))
+        .bind(auction.rules.extend_window_secs)
+        .bind(increments)
+        .bind(status_text(auction.state.status))
+        .bind(auction.state.price)
+        .bind(auction.state.leader.map(|l| l.user.to_string()))
+        .bind(auction.state.leader.map(|l| l.ceiling))
+        .bind(auction.state.bid_count)
+        .bind(auction.state.seq)
+        .bind(auction.state.winner.map(|w| w.to_string()))
+        .bind(record.epoch)
+        .bind(record.created_by.to_string())
+        .bind(ms(record.created_at))
+        .bind(ms(record.created_at))
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn auction(&self, id: AuctionId) -> StoreResult<Option<AuctionRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {AUCTION_COLUMNS} FROM auctions WHERE id = $1"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        row.as_ref().map(auction_from_row).transpose()
+    }
+
+    async fn list_auctions(
+        &self,
+        filter: Option<StatusFilter>,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<AuctionRecord>> {
+        // Scheduled and open depend on the clock; the others on the stored status.
+        let (condition, by_time) = match filter {
+            None => ("1 = 1", false),
+            Some(PublicStatus::Scheduled) => ("status = 'live' AND starts_at > $2", true),
+            Some(PublicStatus::Open) => ("status = 'live' AND starts_at <= $2", true),
+            Some(PublicStatus::Closed) => ("status = 'closed'", false),
+            Some(PublicStatus::Cancelled) => ("status = 'cancelled'", false),
+        };
+        let sql = format!(
+            "SELECT {AUCTION_COLUMNS} FROM auctions WHERE {condition} \
+             ORDER BY ends_at, id LIMIT $1"
+        );
+        let mut query = sqlx::query(&sql).bind(limit);
+        if by_time {
+            query = query.bind(ms(now));
+        }
+        let rows = query.fetch_all(&self.pool).await.map_err(db_error)?;
+        rows.iter().map(auction_from_row).collect()
+    }
+
+    async fn live_auctions_ending_before(
+        &self,
+        before: DateTime<Utc>,
+    ) -> StoreResult<Vec<AuctionId>> {
+        let rows = sqlx::query("SELECT id FROM auctions WHERE status = 'live' AND ends_at < $1")
+            .bind(ms(before))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+        rows.iter()
+            .map(|row| parse_id(&get::<String>(row, "id")?))
+            .collect()
+    }
+
+    async fn events_after(
+        &self,
+        auction: AuctionId,
+        after: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<StoredEvent>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM auction_events \
+             WHERE auction_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+        ))
+        .bind(auction.to_string())
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    async fn bid_events_after(
+        &self,
+        auction: AuctionId,
+        after: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<StoredEvent>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM auction_events \
+             WHERE auction_id = $1 AND seq > $2 AND kind = 'bid' ORDER BY seq LIMIT $3"
+        ))
+        .bind(auction.to_string())
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    async fn bid_log(&self, auction: AuctionId) -> StoreResult<Vec<BidLogEntry>> {
+        let rows = sqlx::query(
+            "SELECT e.seq, e.at, e.amount, e.bid_kind, e.ceiling, u.id AS user_id, u.username \
+             FROM auction_events e JOIN users u ON u.id = e.bidder_id \
+             WHERE e.auction_id = $1 AND e.kind = 'bid' ORDER BY e.seq",
+        )
+        .bind(auction.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.iter()
+            .map(|row| {
+                Ok(BidLogEntry {
+                    seq: get(row, "seq")?,
+                    at: from_ms(get(row, "at")?)?,
+                    amount: get::<Option<i64>>(row, "amount")?.unwrap_or_default(),
+                    kind: get::<Option<String>>(row, "bid_kind")?.unwrap_or_default(),
+                    ceiling: get(row, "ceiling")?,
+                    user_id: parse_id(&get::<String>(row, "user_id")?)?,
+                    username: get(row, "username")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn auctions_bid_by(&self, user: UserId) -> StoreResult<Vec<AuctionRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {AUCTION_COLUMNS} FROM auctions WHERE id IN \
+             (SELECT DISTINCT auction_id FROM auction_events WHERE bidder_id = $1) \
+             ORDER BY ends_at DESC"
+        ))
+        .bind(user.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.iter().map(auction_from_row).collect()
+    }
+
+    async fn stored_answers(
+        &self,
+        auction: AuctionId,
+        keys: &[(UserId, String)],
+    ) -> StoreResult<HashMap<(UserId, String), StoredAnswer>> {
+        let wanted: HashSet<&(UserId, String)> = keys.iter().collect();
+        let mut found = HashMap::new();
+        for chunk in keys.chunks(ROWS_PER_INSERT) {
+            let sql = format!(
+                "SELECT user_id, request_id, http_status, body FROM bid_requests \
+                 WHERE auction_id = $1 AND request_id IN ({})",
+                placeholders(2, chunk.len())
+            );
+            let mut query = sqlx::query(&sql).bind(auction.to_string());
+            for (_, request_id) in chunk {
+                query = query.bind(request_id.as_str());
+            }
+            let rows = query.fetch_all(&self.pool).await.map_err(db_error)?;
+            for row in &rows {
+                let key = (
+                    parse_id(&get::<String>(row, "user_id")?)?,
+                    get::<String>(row, "request_id")?,
+                );
+                if wanted.contains(&key) {
+                    let status: i64 = get(row, "http_status")?;
+                    let answer = StoredAnswer {
+                        http_status: u16::try_from(status)
+                            .map_err(|_| StoreError::Corrupt(format!("status {status}")))?,
+                        body: get(row, "body")?,
+                    };
+                    found.insert(key, answer);
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    async fn banned_among(&self, users: &[UserId]) -> StoreResult<HashSet<UserId>> {
+        let mut banned = HashSet::new();
+        for chunk in users.chunks(ROWS_PER_INSERT) {
+            let sql = format!(
+                "SELECT id FROM users WHERE banned <> 0 AND id IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut query = sqlx::query(&sql);
+            for user in chunk {
+                query = query.bind(user.to_string());
+            }
+            for row in query.fetch_all(&self.pool).await.map_err(db_error)? {
+                banned.insert(parse_id(&get::<String>(&row, "id")?)?);
+            }
+        }
+        Ok(banned)
+    }
+
+    async fn commit_batch(&self, batch: &CommitBatch) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let state = &batch.state;
+        let moved = sqlx::query(
+            "UPDATE auctions SET status = $1, price = $2, leader_id = $3, leader_ceiling = $4, \
+             bid_count = $5, seq = $6, ends_at = $7, winner_id = $8, epoch = $9, updated_at = $10 \
+             WHERE id = $11 AND seq = $12 AND epoch <= $9",
+        )
+        .bind(status_text(state.status))
+        .bind(state.price)
+        .bind(state.leader.map(|l| l.user.to_string()))
+        .bind(state.leader.map(|l| l.ceiling))
+        .bind(state.bid_count)
+        .bind(state.seq)
+        .bind(ms(state.ends_at))
+        .bind(state.winner.map(|w| w.to_string()))
+        .bind(batch.epoch)
+        .bind(ms(batch.now))
+        .bind(batch.auction_id.to_string())
+        .bind(batch.expected_seq)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        if moved.rows_affected() != 1 {
+            tx.rollback().await.map_err(db_error)?;
+            return Err(StoreError::Fenced);
+        }
+
+        let auction_id = batch.auction_id.to_string();
+        for chunk in batch.events.chunks(ROWS_PER_INSERT) {
+            let sql = format!(
+                "INSERT INTO auction_events \
+                 (auction_id, seq, kind, at, bidder_id, amount, bid_kind, ceiling, data) VALUES {}",
+                values_rows(chunk.len(), 9)
+            );
+            let mut query = sqlx::query(&sql);
+            for event in chunk {
+                query = query
+                    .bind(auction_id.as_str())
+                    .bind(event.seq)
+                    .bind(event.name.as_str())
+                    .bind(ms(event.at))
+                    .bind(event.bidder.map(|b| b.to_string()))
+                    .bind(event.amount)
+                    .bind(event.bid_kind.as_deref())
+                    .bind(event.ceiling)
+                    .bind(event.data.as_str());
+            }
+            query.execute(&mut *tx).await.map_err(db_error)?;
+        }
+        for chunk in batch.answers.chunks(ROWS_PER_INSERT) {
+            let sql = format!(
+                "INSERT INTO bid_requests \
+                 (auction_id, user_id, request_id, http_status, body, created_at) VALUES {}",
+                values_rows(chunk.len(), 6)
+            );
+            let mut query = sqlx::query(&sql);
+            for answer in chunk {
+                query = query
+                    .bind(auction_id.as_str())
+                    .bind(answer.user.to_string())
+                    .bind(answer.request_id.as_str())
+                    .bind(i64::from(answer.answer.http_status))
+                    .bind(answer.answer.body.as_str())
+                    .bind(ms(batch.now));
+            }
+            query.execute(&mut *tx).await.map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn record_audit(&self, entry: &AuditEntry) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO audit_log (id, at, actor_id, action, target, details) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(entry.id.to_string())
+        .bind(ms(entry.at))
+        .bind(entry.actor_id.to_string())
+        .bind(entry.action.as_str())
+        .bind(entry.target.as_str())
+        .bind(entry.details.as_str())
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn audit_log(&self, limit: i64) -> StoreResult<Vec<AuditEntry>> {
+        let rows = sqlx::query(
+            "SELECT id, at, actor_id, action, target, details FROM audit_log \
+             ORDER BY at DESC, id DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.iter()
+            .map(|row| {
+                Ok(AuditEntry {
+                    id: parse_id(&get::<String>(row, "id")?)?,
+                    at: from_ms(get(row, "at")?)?,
+                    actor_id: parse_id(&get::<String>(row, "actor_id")?)?,
+                    action: get(row, "action")?,
+                    target: get(row, "target")?,
+                    details: get(row, "details")?,
+                })
+            })
+            .collect()
+    }
+}
