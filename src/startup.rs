@@ -157,6 +157,11 @@ impl Application {
         }
     }
 
+    /// Runs until stopped through a [`ShutdownHandle`] (tests).
+    pub async fn run(self) -> std::io::Result<()> {
+        self.server.await
+    }
+
     /// Runs until SIGINT/SIGTERM (or a [`ShutdownHandle`]), then drains.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.handle();

@@ -338,7 +338,7 @@ impl Auction {
                             );
                         }
                         let beat = current.ceiling + self.increment_at(current.ceiling);
-                        let price = bid.amount.max(ceiling.min(beat));
+                        let price = self.with_reserve(bid.amount.max(ceiling.min(beat)), ceiling);
                         self.record_bid(&mut changes, bid, bid.bidder, price, BidKind::Bid, ceiling);
                         BidOutcome::Leading
                     }

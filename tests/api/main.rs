@@ -1,0 +1,6 @@
+//! Integration tests: a real server on a random port, real HTTP, WebSocket
+//! and SSE clients, real SQLite files and real PostgreSQL databases.
+
+mod helpers;
+
+mod accounts;
