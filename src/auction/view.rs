@@ -4,6 +4,7 @@
 //! except through the admin views.
 
 use bytes::Bytes;
+use bytestring::ByteString;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
@@ -127,7 +128,7 @@ pub struct EncodedEvent {
     pub auction_id: AuctionId,
     pub seq: i64,
     pub sse: Bytes,
-    pub ws: Bytes,
+    pub ws: ByteString,
 }
 
 impl EncodedEvent {
@@ -143,7 +144,7 @@ impl EncodedEvent {
             auction_id,
             seq: event.seq,
             sse: Bytes::from(sse),
-            ws: Bytes::from(ws),
+            ws: ByteString::from(ws),
         }
     }
 }

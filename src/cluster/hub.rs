@@ -193,7 +193,7 @@ mod tests {
             auction_id: auction,
             seq,
             sse: Bytes::new(),
-            ws: Bytes::new(),
+            ws: bytestring::ByteString::new(),
         })
     }
 

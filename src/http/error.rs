@@ -44,6 +44,11 @@ impl ApiError {
         self
     }
 
+    /// The `{"code","message",...}` object, for WebSocket `bid_error` frames.
+    pub fn error_object(&self) -> Value {
+        crate::auction::view::error_object(self.code, &self.message, self.extra.clone())
+    }
+
     pub fn status(&self) -> StatusCode {
         self.status
     }

@@ -9,6 +9,7 @@ pub mod auctions;
 pub mod bids;
 pub mod error;
 pub mod extract;
+pub mod feed;
 pub mod identity;
 pub mod ops;
 pub mod request_id;

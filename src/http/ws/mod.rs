@@ -1,0 +1,375 @@
+//! `GET /api/v1/ws`: bidding and live prices over one WebSocket.
+//!
+//! Each connection is one async loop that `select!`s over the client's
+//! frames, its [`Mailbox`] of hub events, the answers of its bids (decided
+//! in spawned tasks, so a bid never blocks the loop), a heartbeat tick and
+//! the server's shutdown signal. The actor never waits on this loop: if the
+//! mailbox overflows the connection is closed with 4008 and the client
+//! resumes with `after_seq`.
+
+pub mod frames;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError, Session};
+use bytestring::ByteString;
+use chrono::Utc;
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use self::frames::{
+    bid_error_frame, bid_result_frame, error_frame, parse_client_frame, ClientFrame,
+};
+use super::bids::place;
+use super::extract::BODY_LIMIT;
+use super::feed::FeedCursor;
+use super::identity::resolve_user;
+use super::{ApiError, AppState};
+use crate::auction::view::{snapshot_ws, Snapshot};
+use crate::auction::BidCommandKind;
+use crate::cluster::hub::DEFAULT_QUEUE_CAPACITY;
+use crate::cluster::{Mailbox, SubscriptionGuard};
+use crate::domain::AuctionId;
+use crate::store::User;
+
+/// How often the server pings.
+pub const PING_EVERY: Duration = Duration::from_secs(15);
+/// A peer silent this long is dropped.
+pub const SILENCE_LIMIT: Duration = Duration::from_secs(45);
+/// Close code for a subscriber that fell too far behind.
+pub const CLOSE_TOO_SLOW: u16 = 4008;
+/// Bids one connection may have waiting for answers.
+const MAX_BIDS_IN_FLIGHT: usize = 64;
+/// Longest wait for the client to take a frame before giving up on it.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `GET /api/v1/ws`: checks `Origin`, resolves the user, upgrades.
+pub async fn connect(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    if let Some(origin) = req.headers().get(actix_web::http::header::ORIGIN) {
+        let allowed = origin.to_str().is_ok_and(|o| state.origin_allowed(o));
+        if !allowed {
+            return Err(ApiError::forbidden("this Origin may not open a WebSocket here"));
+        }
+    }
+    if !state.is_accepting() {
+        return Err(ApiError::unavailable());
+    }
+    // A dead or missing token makes an anonymous socket, which may watch.
+    let user = resolve_user(&req).await.ok().flatten();
+    let (response, session, stream) = actix_ws::handle(&req, body).map_err(|error| {
+        ApiError::bad_request(format!("not a WebSocket upgrade: {error}"))
+    })?;
+    let stream = stream
+        .max_frame_size(BODY_LIMIT)
+        .aggregate_continuations()
+        .max_continuation_size(BODY_LIMIT);
+    let connection = Connection {
+        state: state.into_inner(),
+        user,
+        session,
+        mailbox: Mailbox::new(DEFAULT_QUEUE_CAPACITY),
+        subscriptions: HashMap::new(),
+        bids_in_flight: 0,
+    };
+    actix_web::rt::spawn(connection.run(stream));
+    Ok(response)
+}
+
+struct Subscription {
+    _guard: SubscriptionGuard,
+    cursor: FeedCursor,
+}
+
+struct Connection {
+    state: Arc<AppState>,
+    user: Option<User>,
+    session: Session,
+    mailbox: Mailbox,
+    subscriptions: HashMap<AuctionId, Subscription>,
+    bids_in_flight: usize,
+}
+
+/// Why the loop ended: how to close.
+enum Ending {
+    ClientLeft,
+    Close(CloseCode, &'static str),
+    /// The client stopped taking frames: drop it without a goodbye.
+    Unresponsive,
+}
+
+struct ConnectionGauge;
+
+impl ConnectionGauge {
+    fn new() -> Self {
+        metrics::gauge!("gavel_ws_connections").increment(1.0);
+        Self
+    }
+}
+
+impl Drop for ConnectionGauge {
+    fn drop(&mut self) {
+        metrics::gauge!("gavel_ws_connections").decrement(1.0);
+    }
+}
+
+impl Connection {
+    async fn run(mut self, mut stream: actix_ws::AggregatedMessageStream) {
+        let _gauge = ConnectionGauge::new();
+        let (answer_tx, mut answers) = mpsc::channel::<String>(MAX_BIDS_IN_FLIGHT);
+        let mut shutdown = self.state.shutdown.clone();
+        let mut heartbeat = tokio::time::interval(PING_EVERY);
+        heartbeat.reset();
+        let mut last_heard = Instant::now();
+
+        let ending = loop {
+            let step = tokio::select! {
+                message = stream.recv() => {
+                    last_heard = Instant::now();
+                    self.on_client_message(message, &answer_tx).await
+                }
+                event = self.mailbox.recv() => match event {
+                    Some(event) => self.on_event(event).await,
+                    None => Err(Ending::Close(CloseCode::Other(CLOSE_TOO_SLOW), "too slow; resume with after_seq")),
+                },
+                Some(answer) = answers.recv() => {
+                    self.bids_in_flight = self.bids_in_flight.saturating_sub(1);
+                    self.send(answer).await
+                }
+                _ = heartbeat.tick() => {
+                    if last_heard.elapsed() > SILENCE_LIMIT {
+                        Err(Ending::Close(CloseCode::Policy, "no sign of life for 45 s"))
+                    } else {
+                        match tokio::time::timeout(SEND_TIMEOUT, self.session.ping(b"")).await {
+                            Ok(Ok(())) => Ok(()),
+                            Ok(Err(_)) => Err(Ending::ClientLeft),
+                            Err(_) => Err(Ending::Unresponsive),
+                        }
+                    }
+                }
+                _ = shutdown.changed() => Err(Ending::Close(CloseCode::Away, "server shutting down")),
+            };
+            if let Err(ending) = step {
+                break ending;
+            }
+        };
+        if let Ending::Close(code, description) = ending {
+            let reason = CloseReason {
+                code,
+                description: Some(description.to_owned()),
+            };
+            let _ = tokio::time::timeout(SEND_TIMEOUT, self.session.close(Some(reason))).await;
+        }
+    }
+
+    async fn send(&mut self, frame: impl Into<ByteString>) -> Result<(), Ending> {
+        match tokio::time::timeout(SEND_TIMEOUT, self.session.text(frame)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(Ending::ClientLeft),
+            Err(_) => Err(Ending::Unresponsive),
+        }
+    }
+
+    async fn on_client_message(
+        &mut self,
+        message: Option<Result<AggregatedMessage, ProtocolError>>,
+        answers: &mpsc::Sender<String>,
+    ) -> Result<(), Ending> {
+        match message {
+            None | Some(Ok(AggregatedMessage::Close(_))) => Err(Ending::ClientLeft),
+            Some(Ok(AggregatedMessage::Text(text))) => self.on_frame(&text, answers).await,
+            Some(Ok(AggregatedMessage::Binary(_))) => {
+                self.send(error_frame("bad_frame", "send JSON text frames"))
+                    .await
+            }
+            Some(Ok(AggregatedMessage::Ping(payload))) => {
+                match tokio::time::timeout(SEND_TIMEOUT, self.session.pong(&payload)).await {
+                    Ok(Ok(())) => Ok(()),
+                    _ => Err(Ending::ClientLeft),
+                }
+            }
+            Some(Ok(AggregatedMessage::Pong(_))) => Ok(()),
+            Some(Err(ProtocolError::Overflow)) => {
+                Err(Ending::Close(CloseCode::Size, "frames are limited to 64 KiB"))
+            }
+            Some(Err(ProtocolError::Io(error))) if error.to_string().contains("size") => {
+                Err(Ending::Close(CloseCode::Size, "messages are limited to 64 KiB"))
+            }
+            Some(Err(error)) => {
+                tracing::debug!(error = %error, "WebSocket protocol error");
+                Err(Ending::Close(CloseCode::Protocol, "protocol error"))
+            }
+        }
+    }
+
+    async fn on_frame(&mut self, text: &str, answers: &mpsc::Sender<String>) -> Result<(), Ending> {
+        let frame = match parse_client_frame(text) {
+            Ok(frame) => frame,
+            Err(error) => return self.send(error_frame("bad_frame", &error.0)).await,
+        };
+        match frame {
+            ClientFrame::Subscribe {
+                auction_id,
+                after_seq,
+            } => self.subscribe(&auction_id, after_seq).await,
+            ClientFrame::Unsubscribe { auction_id } => {
+                if let Ok(id) = uuid::Uuid::parse_str(&auction_id) {
+                    self.subscriptions.remove(&id);
+                }
+                Ok(())
+            }
+            ClientFrame::Bid {
+                auction_id,
+                request_id,
+                amount,
+                max_amount,
+            } => {
+                let kind = BidCommandKind::Bid { amount, max_amount };
+                self.bid(auction_id, request_id, kind, answers).await
+            }
+            ClientFrame::BuyNow {
+                auction_id,
+                request_id,
+            } => {
+                self.bid(auction_id, request_id, BidCommandKind::BuyNow, answers)
+                    .await
+            }
+        }
+    }
+
+    async fn subscribe(&mut self, auction_id: &str, after_seq: Option<i64>) -> Result<(), Ending> {
+        let Ok(id) = uuid::Uuid::parse_str(auction_id) else {
+            return self.send(error_frame("not_found", "no such auction")).await;
+        };
+        if after_seq.is_some_and(|seq| seq < 0) {
+            return self
+                .send(error_frame("bad_frame", "after_seq must not be negative"))
+                .await;
+        }
+        self.subscriptions.remove(&id);
+        // Subscribe first, then read the store: nothing falls in between.
+        let guard = self.mailbox.subscribe(&self.state.hub, id);
+        let record = match self.state.store.auction(id).await {
+            Ok(Some(record)) => record,
+            Ok(None) => return self.send(error_frame("not_found", "no such auction")).await,
+            Err(error) => {
+                tracing::warn!(auction.id = %id, error = ?error, "subscribe: storage unavailable");
+                return self
+                    .send(error_frame("unavailable", "storage is unavailable; try again"))
+                    .await;
+            }
+        };
+        let mut cursor = match after_seq {
+            Some(seq) => FeedCursor::new(id, seq),
+            None => {
+                let snapshot = Snapshot::of(&record, Utc::now());
+                self.send(snapshot_ws(&snapshot)).await?;
+                FeedCursor::new(id, snapshot.seq)
+            }
+        };
+        if after_seq.is_some() {
+            loop {
+                let page = match cursor.replay_page(self.state.store.as_ref()).await {
+                    Ok(page) => page,
+                    Err(error) => {
+                        tracing::warn!(auction.id = %id, error = ?error, "replay failed");
+                        return self
+                            .send(error_frame("unavailable", "storage is unavailable; try again"))
+                            .await;
+                    }
+                };
+                if page.is_empty() {
+                    break;
+                }
+                for event in page {
+                    self.send(event.ws.clone()).await?;
+                }
+            }
+        }
+        self.subscriptions.insert(
+            id,
+            Subscription {
+                _guard: guard,
+                cursor,
+            },
+        );
+        Ok(())
+    }
+
+    async fn on_event(&mut self, event: Arc<crate::auction::view::EncodedEvent>) -> Result<(), Ending> {
+        let Some(subscription) = self.subscriptions.get_mut(&event.auction_id) else {
+            return Ok(()); // unsubscribed meanwhile
+        };
+        let events = match subscription
+            .cursor
+            .accept(self.state.store.as_ref(), event)
+            .await
+        {
+            Ok(events) => events,
+            Err(error) => {
+                tracing::warn!(error = ?error, "gap fill failed; closing so the client resumes");
+                return Err(Ending::Close(
+                    CloseCode::Other(CLOSE_TOO_SLOW),
+                    "could not catch up; resume with after_seq",
+                ));
+            }
+        };
+        for event in events {
+            self.send(event.ws.clone()).await?;
+        }
+        Ok(())
+    }
+
+    async fn bid(
+        &mut self,
+        auction_id: String,
+        request_id: String,
+        kind: BidCommandKind,
+        answers: &mpsc::Sender<String>,
+    ) -> Result<(), Ending> {
+        let Some(user) = self.user.clone() else {
+            let error = crate::auction::view::error_object(
+                "unauthenticated",
+                "log in to bid",
+                None,
+            );
+            return self.send(bid_error_frame(&request_id, &auction_id, error)).await;
+        };
+        let Ok(id) = uuid::Uuid::parse_str(&auction_id) else {
+            let error = crate::auction::view::error_object("not_found", "no such auction", None);
+            return self.send(bid_error_frame(&request_id, &auction_id, error)).await;
+        };
+        if self.bids_in_flight >= MAX_BIDS_IN_FLIGHT {
+            let error = crate::auction::view::error_object(
+                "rate_limited",
+                "too many bids waiting for answers on this connection",
+                None,
+            );
+            return self.send(bid_error_frame(&request_id, &auction_id, error)).await;
+        }
+        self.bids_in_flight += 1;
+        let state = Arc::clone(&self.state);
+        let answers = answers.clone();
+        actix_web::rt::spawn(async move {
+            let frame = match place(&state, &user, id, request_id.clone(), kind).await {
+                Ok(answer) if answer.http_status == 200 => bid_result_frame(&answer.body),
+                Ok(answer) => {
+                    let error = serde_json::from_str::<Value>(&answer.body)
+                        .ok()
+                        .map(|body| body["error"].clone())
+                        .unwrap_or(Value::Null);
+                    bid_error_frame(&request_id, &auction_id, error)
+                }
+                Err(error) => bid_error_frame(&request_id, &auction_id, error.error_object()),
+            };
+            let _ = answers.send(frame).await;
+        });
+        Ok(())
+    }
+}
