@@ -235,7 +235,8 @@ fn resource(path: &str) -> actix_web::Resource {
 
 /// Every route of the server.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    use http::{accounts, admin, auctions, bids, ops, sse, ws};
+    use http::{accounts, admin, auctions, bids, ops, pages, sse, ws};
+    cfg.configure(pages::routes);
     cfg.service(resource("/healthz").route(web::get().to(ops::healthz)))
         .service(resource("/readyz").route(web::get().to(ops::readyz)))
         .service(resource("/metrics").route(web::get().to(ops::metrics)))

@@ -12,6 +12,7 @@ pub mod extract;
 pub mod feed;
 pub mod identity;
 pub mod ops;
+pub mod pages;
 pub mod request_id;
 pub mod sse;
 pub mod state;
