@@ -420,3 +420,223 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+// ---------------------------------------------------------------------------
+// Helpers for the bidding-core tests (issue 2).
+// ---------------------------------------------------------------------------
+
+/// The password every helper-made bidder gets.
+pub const BIDDER_PASSWORD: &str = "password-123";
+
+/// The keys of API.md's public Snapshot, exactly.
+pub const SNAPSHOT_KEYS: [&str; 18] = [
+    "id",
+    "title",
+    "description",
+    "currency",
+    "status",
+    "starting_price",
+    "current_price",
+    "min_next_bid",
+    "bid_count",
+    "leader",
+    "reserve_met",
+    "buy_now_price",
+    "starts_at",
+    "ends_at",
+    "extend_window_secs",
+    "seq",
+    "server_time",
+    "winner",
+];
+
+/// The keys of API.md's BidResult, exactly.
+pub const BID_RESULT_KEYS: [&str; 8] = [
+    "request_id",
+    "auction_id",
+    "accepted",
+    "status",
+    "seq",
+    "current_price",
+    "min_next_bid",
+    "ends_at",
+];
+
+/// The sorted keys of a JSON object (panics when it is not one).
+pub fn keys_of(value: &Value) -> Vec<String> {
+    let mut keys: Vec<String> = value
+        .as_object()
+        .unwrap_or_else(|| panic!("a JSON object, got {value}"))
+        .keys()
+        .cloned()
+        .collect();
+    keys.sort();
+    keys
+}
+
+/// Asserts that `value` has exactly `want` as its keys.
+pub fn assert_keys(value: &Value, want: &[&str]) {
+    let mut want: Vec<String> = want.iter().map(|key| (*key).to_string()).collect();
+    want.sort();
+    assert_eq!(keys_of(value), want, "{value}");
+}
+
+/// Asserts that `value` is an alias of API.md's form `bidder-xxxxxx`.
+pub fn assert_alias(value: &Value) -> String {
+    let alias = value
+        .as_str()
+        .unwrap_or_else(|| panic!("an alias string, got {value}"));
+    let hex = alias
+        .strip_prefix("bidder-")
+        .unwrap_or_else(|| panic!("an alias starting with bidder-, got {alias}"));
+    assert!(
+        hex.len() == 6
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        "an alias bidder- plus six lowercase hex digits, got {alias}"
+    );
+    alias.to_string()
+}
+
+/// Parses an RFC 3339 time that must be UTC (`Z`).
+pub fn parse_utc(value: &Value) -> DateTime<Utc> {
+    let text = value
+        .as_str()
+        .unwrap_or_else(|| panic!("a time string, got {value}"));
+    assert!(text.ends_with('Z'), "a UTC time ending in Z, got {text}");
+    DateTime::parse_from_rfc3339(text)
+        .unwrap_or_else(|error| panic!("an RFC 3339 time, got {text}: {error}"))
+        .with_timezone(&Utc)
+}
+
+/// A bidder made by [`TestApp::bidders`].
+#[derive(Debug, Clone)]
+pub struct Bidder {
+    pub id: String,
+    pub username: String,
+    pub token: String,
+}
+
+impl TestApp {
+    /// Registers and logs in `count` bidders named `{prefix}{i}`, a few at a
+    /// time (password hashing dominates).
+    pub async fn bidders(&self, prefix: &str, count: usize) -> Vec<Bidder> {
+        use futures_util::StreamExt as _;
+        futures_util::stream::iter(0..count)
+            .map(|i| async move {
+                let username = format!("{prefix}{i}");
+                let (id, token) = self.bidder(&username).await;
+                Bidder {
+                    id,
+                    username,
+                    token,
+                }
+            })
+            .buffered(4)
+            .collect()
+            .await
+    }
+
+    /// Creates an auction with an admin token already in hand.
+    pub async fn create_auction_as(&self, admin: &str, builder: AuctionBuilder) -> Value {
+        let (status, body) = self
+            .post_as(admin, "/api/v1/admin/auctions", &builder.json())
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body
+    }
+
+    /// Creates an auction; returns its id.
+    pub async fn auction_id_as(&self, admin: &str, builder: AuctionBuilder) -> String {
+        let created = self.create_auction_as(admin, builder).await;
+        created["id"].as_str().expect("an auction id").to_string()
+    }
+
+    /// POSTs without a body (admin actions).
+    pub async fn post_empty_as(&self, token: &str, path: &str) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("POST");
+        decode(response).await
+    }
+
+    /// POSTs a raw body with a content type; `token` optional.
+    pub async fn post_raw(
+        &self,
+        token: Option<&str>,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .client
+            .post(self.url(path))
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        decode(request.send().await.expect("POST")).await
+    }
+
+    /// Buys an auction now.
+    pub async fn buy_now(&self, token: &str, auction: &str, request_id: &str) -> (StatusCode, Value) {
+        self.post_as(
+            token,
+            &format!("/api/v1/auctions/{auction}/buy-now"),
+            &serde_json::json!({ "request_id": request_id }),
+        )
+        .await
+    }
+
+    /// The whole bid history of an auction, paging with `after`/`limit`.
+    pub async fn history(&self, auction: &str) -> Vec<Value> {
+        let mut all = Vec::new();
+        let mut after = 0;
+        loop {
+            let (status, body) = self
+                .get(&format!(
+                    "/api/v1/auctions/{auction}/bids?after={after}&limit=1000"
+                ))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            let page = body["bids"].as_array().expect("a bids array").clone();
+            let Some(last) = page.last() else {
+                return all;
+            };
+            after = last["seq"].as_i64().expect("a seq");
+            all.extend(page);
+        }
+    }
+
+    /// A direct connection to the app's database (for checks the API cannot make).
+    pub async fn db_connection(&self) -> sqlx::AnyConnection {
+        use sqlx::Connection as _;
+        sqlx::any::install_default_drivers();
+        let mut conn = sqlx::AnyConnection::connect(&self.db.url)
+            .await
+            .expect("connect to the test database");
+        if self.db.backend == Backend::Sqlite {
+            sqlx::query("PRAGMA busy_timeout = 5000")
+                .execute(&mut conn)
+                .await
+                .expect("set busy_timeout");
+        }
+        conn
+    }
+
+    /// One integer from the database (`SELECT COUNT(*) …`).
+    pub async fn db_i64(&self, sql: &str) -> i64 {
+        let mut conn = self.db_connection().await;
+        let value: i64 = sqlx::query_scalar(sql)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap_or_else(|error| panic!("{sql}: {error}"));
+        value
+    }
+}
