@@ -157,7 +157,9 @@ pub struct Event {
 pub enum Change {
     Public(Event),
     /// The leader raised their ceiling without moving the price.
-    CeilingRaised { ceiling: Money },
+    CeilingRaised {
+        ceiling: Money,
+    },
 }
 
 /// A bid as the engine sees it.
@@ -305,9 +307,14 @@ impl Auction {
                     .reserve_price
                     .filter(|&reserve| ceiling >= reserve && self.state.price < reserve);
                 match reserve_jump {
-                    Some(reserve) => {
-                        self.record_bid(&mut changes, bid, bid.bidder, reserve, BidKind::Bid, ceiling)
-                    }
+                    Some(reserve) => self.record_bid(
+                        &mut changes,
+                        bid,
+                        bid.bidder,
+                        reserve,
+                        BidKind::Bid,
+                        ceiling,
+                    ),
                     None => self.commit(&mut changes, Change::CeilingRaised { ceiling }),
                 }
                 BidOutcome::Leading
@@ -322,7 +329,14 @@ impl Auction {
                     // Rule 4 (and 7).
                     None => {
                         let price = self.with_reserve(bid.amount, ceiling);
-                        self.record_bid(&mut changes, bid, bid.bidder, price, BidKind::Bid, ceiling);
+                        self.record_bid(
+                            &mut changes,
+                            bid,
+                            bid.bidder,
+                            price,
+                            BidKind::Bid,
+                            ceiling,
+                        );
                         BidOutcome::Leading
                     }
                     // Rule 5: the newcomer's ceiling beats the leader's.
@@ -339,12 +353,26 @@ impl Auction {
                         }
                         let beat = current.ceiling + self.increment_at(current.ceiling);
                         let price = self.with_reserve(bid.amount.max(ceiling.min(beat)), ceiling);
-                        self.record_bid(&mut changes, bid, bid.bidder, price, BidKind::Bid, ceiling);
+                        self.record_bid(
+                            &mut changes,
+                            bid,
+                            bid.bidder,
+                            price,
+                            BidKind::Bid,
+                            ceiling,
+                        );
                         BidOutcome::Leading
                     }
                     // Rule 6: the leader's ceiling holds (ties go to the earlier bid).
                     Some(current) => {
-                        self.record_bid(&mut changes, bid, bid.bidder, ceiling, BidKind::Bid, ceiling);
+                        self.record_bid(
+                            &mut changes,
+                            bid,
+                            bid.bidder,
+                            ceiling,
+                            BidKind::Bid,
+                            ceiling,
+                        );
                         let answer = current.ceiling.min(ceiling + self.increment_at(ceiling));
                         let price = self.with_reserve(answer, current.ceiling);
                         self.record_bid(

@@ -229,7 +229,8 @@ fn bids_are_taken_from_starts_at_until_just_before_ends_at() {
 
 #[test]
 fn ended_auctions_refuse_bids_and_buy_now_even_before_ends_at() {
-    let endings: [(&str, fn(&mut Auction)); 3] = [
+    type Ending = (&'static str, fn(&mut Auction));
+    let endings: [Ending; 3] = [
         ("force-closed", |auction| {
             auction.close(at(10), true).expect("a live auction closes");
         }),
@@ -863,7 +864,7 @@ fn buy_now_is_allowed_while_the_reserve_is_unmet() {
 
 #[test]
 fn buy_now_is_refused_once_it_is_no_longer_offered() {
-    let cases: [(&str, AuctionBuilder, Option<(Money, Option<Money>)>); 4] = [
+    let cases = [
         (
             "a bid was placed and there is no reserve",
             AuctionBuilder::new().buy_now(3_000),
@@ -929,8 +930,7 @@ fn closing_before_ends_at_is_not_due() {
 #[test]
 fn closing_at_ends_at_names_the_leader_only_when_the_reserve_is_met() {
     // (name, reserve, bids (bidder, amount, max), winner, seq of the close)
-    type Bids = Vec<(UserId, Money, Option<Money>)>;
-    let cases: [(&str, Option<Money>, Bids, Option<UserId>, i64); 6] = [
+    let cases = [
         ("no reserve, no bids", None, vec![], None, 1),
         (
             "no reserve, one bid",
