@@ -22,7 +22,7 @@ use chrono::Utc;
 use super::batch::{self, CommandAnswer, Decided, Lookups};
 use super::commands::{AdminError, BidReply, CommandPayload, ReplyTo, Submit};
 use super::recent::{RecentAnswers, RequestKey};
-use super::view::EncodedEvent;
+use super::view::{EncodedEvent, EventBatch};
 use crate::cluster::Publisher;
 use crate::domain::{Auction, AuctionStatus};
 use crate::store::{AuctionRecord, CommitBatch, Store, StoreError};
@@ -151,10 +151,17 @@ impl AuctionActor {
                 metrics::histogram!("gavel_batch_seconds").record(started.elapsed().as_secs_f64());
                 self.record.auction = auction.clone();
                 self.auction = Some(auction);
-                let now = Utc::now();
-                for event in &decided.events {
-                    let encoded = EncodedEvent::encode(self.record.id, event, now);
-                    self.publisher.publish(Arc::new(encoded));
+                if !decided.events.is_empty() {
+                    let now = Utc::now();
+                    let events = decided
+                        .events
+                        .iter()
+                        .map(|event| EncodedEvent::encode(self.record.id, event, now))
+                        .collect();
+                    self.publisher.publish(Arc::new(EventBatch {
+                        auction_id: self.record.id,
+                        events,
+                    }));
                 }
                 for new in &decided.new_answers {
                     self.recent

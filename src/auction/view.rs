@@ -149,6 +149,14 @@ impl EncodedEvent {
     }
 }
 
+/// The events of one commit, in order: the unit of fan-out, so a burst of
+/// events from one big batch costs each subscriber one queue slot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventBatch {
+    pub auction_id: AuctionId,
+    pub events: Vec<EncodedEvent>,
+}
+
 /// Appends `"server_time"` to a stored JSON object.
 fn with_server_time(data: &str, server_time: DateTime<Utc>) -> String {
     let body = data.trim_end();

@@ -13,11 +13,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::{mpsc, Notify};
 
-use crate::auction::view::EncodedEvent;
+use crate::auction::view::EventBatch;
 use crate::domain::AuctionId;
 
-/// Events queued per subscriber before it counts as too slow.
-pub const DEFAULT_QUEUE_CAPACITY: usize = 256;
+/// Commit batches queued per subscriber before it counts as too slow.
+pub const DEFAULT_QUEUE_CAPACITY: usize = 128;
 
 struct Shared {
     lagged: AtomicBool,
@@ -25,7 +25,7 @@ struct Shared {
 }
 
 struct Slot {
-    tx: mpsc::Sender<Arc<EncodedEvent>>,
+    tx: mpsc::Sender<Arc<EventBatch>>,
     shared: Arc<Shared>,
 }
 
@@ -57,15 +57,15 @@ impl Hub {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Offers `event` to every subscriber of its auction without waiting.
-    pub fn deliver(&self, event: Arc<EncodedEvent>) {
+    /// Offers `batch` to every subscriber of its auction without waiting.
+    pub fn deliver(&self, batch: Arc<EventBatch>) {
         let mut auctions = self.lock();
-        let Some(slots) = auctions.get_mut(&event.auction_id) else {
+        let Some(slots) = auctions.get_mut(&batch.auction_id) else {
             return;
         };
         let mut lagged = Vec::new();
         for (id, slot) in slots.iter() {
-            match slot.tx.try_send(Arc::clone(&event)) {
+            match slot.tx.try_send(Arc::clone(&batch)) {
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     slot.shared.lagged.store(true, Ordering::SeqCst);
@@ -83,7 +83,7 @@ impl Hub {
             slots.remove(&id);
         }
         if slots.is_empty() {
-            auctions.remove(&event.auction_id);
+            auctions.remove(&batch.auction_id);
         }
     }
 
@@ -110,8 +110,8 @@ impl Hub {
 
 /// One subscriber's queue of events.
 pub struct Mailbox {
-    rx: mpsc::Receiver<Arc<EncodedEvent>>,
-    tx: mpsc::Sender<Arc<EncodedEvent>>,
+    rx: mpsc::Receiver<Arc<EventBatch>>,
+    tx: mpsc::Sender<Arc<EventBatch>>,
     shared: Arc<Shared>,
 }
 
@@ -143,9 +143,9 @@ impl Mailbox {
         }
     }
 
-    /// The next event, or `None` once this subscriber lagged (and its queue
+    /// The next batch of events, or `None` once this subscriber lagged (and its queue
     /// is drained of what was accepted before).
-    pub async fn recv(&mut self) -> Option<Arc<EncodedEvent>> {
+    pub async fn recv(&mut self) -> Option<Arc<EventBatch>> {
         loop {
             if self.is_lagged() {
                 return None;
@@ -186,14 +186,18 @@ impl Drop for SubscriptionGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auction::view::EncodedEvent;
     use bytes::Bytes;
 
-    fn event(auction: AuctionId, seq: i64) -> Arc<EncodedEvent> {
-        Arc::new(EncodedEvent {
+    fn event(auction: AuctionId, seq: i64) -> Arc<EventBatch> {
+        Arc::new(EventBatch {
             auction_id: auction,
-            seq,
-            sse: Bytes::new(),
-            ws: bytestring::ByteString::new(),
+            events: vec![EncodedEvent {
+                auction_id: auction,
+                seq,
+                sse: Bytes::new(),
+                ws: bytestring::ByteString::new(),
+            }],
         })
     }
 
@@ -208,7 +212,7 @@ mod tests {
         for seq in 1..=5 {
             hub.deliver(event(auction, seq));
             let got = fast.recv().await.expect("the fast subscriber keeps up");
-            assert_eq!(got.seq, seq);
+            assert_eq!(got.events[0].seq, seq);
         }
         assert!(slow.is_lagged());
         assert!(slow.recv().await.is_none());

@@ -11,15 +11,15 @@ pub use hub::{Hub, Mailbox, SubscriptionGuard};
 
 use std::sync::Arc;
 
-use crate::auction::view::EncodedEvent;
+use crate::auction::view::EventBatch;
 
 /// Where an auction actor sends its committed events.
 pub trait Publisher: Send + Sync + 'static {
-    fn publish(&self, event: Arc<EncodedEvent>);
+    fn publish(&self, batch: Arc<EventBatch>);
 }
 
 impl Publisher for Hub {
-    fn publish(&self, event: Arc<EncodedEvent>) {
-        self.deliver(event);
+    fn publish(&self, batch: Arc<EventBatch>) {
+        self.deliver(batch);
     }
 }

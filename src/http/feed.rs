@@ -4,11 +4,9 @@
 //! or below the position are dropped, and a live event that skips ahead is
 //! preceded by the missing ones, read from the store.
 
-use std::sync::Arc;
-
 use chrono::Utc;
 
-use crate::auction::view::EncodedEvent;
+use crate::auction::view::{EncodedEvent, EventBatch};
 use crate::domain::AuctionId;
 use crate::store::{Store, StoreError};
 
@@ -29,14 +27,14 @@ impl FeedCursor {
 
     /// The next page of stored events after the position (empty when caught
     /// up); the position moves past them.
-    pub async fn replay_page(&mut self, store: &dyn Store) -> Result<Vec<Arc<EncodedEvent>>, StoreError> {
+    pub async fn replay_page(&mut self, store: &dyn Store) -> Result<Vec<EncodedEvent>, StoreError> {
         let events = store
             .events_after(self.auction, self.last_seq, REPLAY_PAGE)
             .await?;
         let now = Utc::now();
-        let encoded: Vec<Arc<EncodedEvent>> = events
+        let encoded: Vec<EncodedEvent> = events
             .iter()
-            .map(|event| Arc::new(EncodedEvent::encode(self.auction, event, now)))
+            .map(|event| EncodedEvent::encode(self.auction, event, now))
             .collect();
         if let Some(last) = encoded.last() {
             self.last_seq = last.seq;
@@ -44,27 +42,32 @@ impl FeedCursor {
         Ok(encoded)
     }
 
-    /// What to deliver for a live event: nothing (already delivered), the
-    /// event itself, or the missing events from the store followed by it.
+    /// What to deliver for a live batch: only its events past the position,
+    /// preceded by any missing ones from the store.
     pub async fn accept(
         &mut self,
         store: &dyn Store,
-        event: Arc<EncodedEvent>,
-    ) -> Result<Vec<Arc<EncodedEvent>>, StoreError> {
-        if event.auction_id != self.auction || event.seq <= self.last_seq {
-            return Ok(Vec::new());
-        }
+        batch: &EventBatch,
+    ) -> Result<Vec<EncodedEvent>, StoreError> {
         let mut out = Vec::new();
-        while event.seq > self.last_seq + 1 {
-            let page = self.replay_page(store).await?;
-            if page.is_empty() {
-                break;
-            }
-            out.extend(page.into_iter().filter(|e| e.seq < event.seq));
+        if batch.auction_id != self.auction {
+            return Ok(out);
         }
-        if event.seq > self.last_seq {
-            self.last_seq = event.seq;
-            out.push(event);
+        for event in &batch.events {
+            if event.seq <= self.last_seq {
+                continue;
+            }
+            while event.seq > self.last_seq + 1 {
+                let page = self.replay_page(store).await?;
+                if page.is_empty() {
+                    break;
+                }
+                out.extend(page.into_iter().filter(|e| e.seq < event.seq));
+            }
+            if event.seq > self.last_seq {
+                self.last_seq = event.seq;
+                out.push(event.clone());
+            }
         }
         Ok(out)
     }

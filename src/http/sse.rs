@@ -80,11 +80,11 @@ impl FeedState {
             }
             tokio::select! {
                 event = self.mailbox.recv() => {
-                    let Some(event) = event else {
+                    let Some(batch) = event else {
                         tracing::info!(auction.id = %self.cursor.auction, "SSE watcher too slow; ending its stream");
                         return None;
                     };
-                    match self.cursor.accept(self.store.as_ref(), event).await {
+                    match self.cursor.accept(self.store.as_ref(), &batch).await {
                         Ok(events) => self.queued.extend(events.iter().map(|e| e.sse.clone())),
                         Err(error) => {
                             tracing::warn!(auction.id = %self.cursor.auction, error = ?error, "SSE gap fill failed; ending the stream");

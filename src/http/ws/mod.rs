@@ -28,7 +28,7 @@ use super::extract::BODY_LIMIT;
 use super::feed::FeedCursor;
 use super::identity::resolve_user;
 use super::{ApiError, AppState};
-use crate::auction::view::{snapshot_ws, Snapshot};
+use crate::auction::view::{snapshot_ws, EventBatch, Snapshot};
 use crate::auction::BidCommandKind;
 use crate::cluster::hub::DEFAULT_QUEUE_CAPACITY;
 use crate::cluster::{Mailbox, SubscriptionGuard};
@@ -288,7 +288,7 @@ impl Connection {
                     break;
                 }
                 for event in page {
-                    self.send(event.ws.clone()).await?;
+                    self.send(event.ws).await?;
                 }
             }
         }
@@ -302,13 +302,13 @@ impl Connection {
         Ok(())
     }
 
-    async fn on_event(&mut self, event: Arc<crate::auction::view::EncodedEvent>) -> Result<(), Ending> {
-        let Some(subscription) = self.subscriptions.get_mut(&event.auction_id) else {
+    async fn on_event(&mut self, batch: Arc<EventBatch>) -> Result<(), Ending> {
+        let Some(subscription) = self.subscriptions.get_mut(&batch.auction_id) else {
             return Ok(()); // unsubscribed meanwhile
         };
         let events = match subscription
             .cursor
-            .accept(self.state.store.as_ref(), event)
+            .accept(self.state.store.as_ref(), &batch)
             .await
         {
             Ok(events) => events,
@@ -321,7 +321,7 @@ impl Connection {
             }
         };
         for event in events {
-            self.send(event.ws.clone()).await?;
+            self.send(event.ws).await?;
         }
         Ok(())
     }
