@@ -124,6 +124,7 @@ impl Application {
                 .configure(routes)
                 .default_service(web::to(not_found))
         })
+        .on_connect(bound_send_buffer)
         .listen(listener)?
         .disable_signals()
         .shutdown_timeout(config.shutdown_timeout_secs);
@@ -213,6 +214,19 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Kernel send buffer per connection. A fixed size turns off autotuning,
+/// which on loopback grows to megabytes: with it bounded, a client that
+/// stops reading fills its queue quickly and is dropped as a slow consumer,
+/// and ten thousand idle watchers cost little kernel memory.
+const SEND_BUFFER_BYTES: usize = 64 * 1024;
+
+fn bound_send_buffer(connection: &dyn std::any::Any, _: &mut actix_web::dev::Extensions) {
+    if let Some(stream) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() {
+        let _ = socket2::SockRef::from(stream).set_send_buffer_size(SEND_BUFFER_BYTES);
+        let _ = stream.set_nodelay(true);
     }
 }
 
