@@ -1,8 +1,11 @@
 //! Integration tests: a real server on a random port, real HTTP, WebSocket
 //! and SSE clients, real SQLite files and real PostgreSQL databases.
 
+mod clients;
 mod helpers;
 
 mod accounts;
 mod errors;
 mod flow;
+mod idempotency;
+mod live;
