@@ -5,6 +5,7 @@ mod clients;
 mod helpers;
 
 mod accounts;
+mod closing;
 mod errors;
 mod flow;
 mod idempotency;
