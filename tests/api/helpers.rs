@@ -585,7 +585,12 @@ impl TestApp {
     }
 
     /// Buys an auction now.
-    pub async fn buy_now(&self, token: &str, auction: &str, request_id: &str) -> (StatusCode, Value) {
+    pub async fn buy_now(
+        &self,
+        token: &str,
+        auction: &str,
+        request_id: &str,
+    ) -> (StatusCode, Value) {
         self.post_as(
             token,
             &format!("/api/v1/auctions/{auction}/buy-now"),
@@ -616,27 +621,37 @@ impl TestApp {
 
     /// A direct connection to the app's database (for checks the API cannot make).
     pub async fn db_connection(&self) -> sqlx::AnyConnection {
-        use sqlx::Connection as _;
-        sqlx::any::install_default_drivers();
-        let mut conn = sqlx::AnyConnection::connect(&self.db.url)
-            .await
-            .expect("connect to the test database");
-        if self.db.backend == Backend::Sqlite {
-            sqlx::query("PRAGMA busy_timeout = 5000")
-                .execute(&mut conn)
-                .await
-                .expect("set busy_timeout");
-        }
-        conn
+        db_connection(&self.db).await
     }
 
     /// One integer from the database (`SELECT COUNT(*) …`).
     pub async fn db_i64(&self, sql: &str) -> i64 {
-        let mut conn = self.db_connection().await;
-        let value: i64 = sqlx::query_scalar(sql)
-            .fetch_one(&mut conn)
-            .await
-            .unwrap_or_else(|error| panic!("{sql}: {error}"));
-        value
+        db_i64(&self.db, sql).await
     }
+}
+
+/// A direct connection to a test database, also while no app runs on it.
+pub async fn db_connection(db: &TestDatabase) -> sqlx::AnyConnection {
+    use sqlx::Connection as _;
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&db.url)
+        .await
+        .expect("connect to the test database");
+    if db.backend == Backend::Sqlite {
+        sqlx::query("PRAGMA busy_timeout = 5000")
+            .execute(&mut conn)
+            .await
+            .expect("set busy_timeout");
+    }
+    conn
+}
+
+/// One integer from a test database (`SELECT COUNT(*) …`).
+pub async fn db_i64(db: &TestDatabase, sql: &str) -> i64 {
+    let mut conn = db_connection(db).await;
+    let value: i64 = sqlx::query_scalar(sql)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap_or_else(|error| panic!("{sql}: {error}"));
+    value
 }

@@ -1,7 +1,6 @@
 //! Integration tests: a real server on a random port, real HTTP, WebSocket
 //! and SSE clients, real SQLite files and real PostgreSQL databases.
 
-mod clients;
 mod helpers;
 
 mod accounts;
@@ -9,4 +8,3 @@ mod closing;
 mod errors;
 mod flow;
 mod idempotency;
-mod live;
