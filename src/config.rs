@@ -10,7 +10,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::load::LoadArgs;
 
 #[derive(Debug, Parser)]
-#[command(name = "gavel", version, about = "Gavel: a live auction bidding engine")]
+#[command(
+    name = "gavel",
+    version,
+    about = "Gavel: a live auction bidding engine"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -17,10 +17,11 @@ fn main() -> anyhow::Result<()> {
         None => serve(ServeConfig::from_defaults()),
         Some(Command::Serve(config)) => serve(*config),
         Some(Command::Admin {
-            command: AdminCommand::Create {
-                username,
-                database_url,
-            },
+            command:
+                AdminCommand::Create {
+                    username,
+                    database_url,
+                },
         }) => create_admin(&username, &database_url),
         Some(Command::Load(args)) => load::run(*args),
     }

@@ -307,11 +307,20 @@ mod tests {
         let user = uuid::Uuid::new_v4();
         let mut auction = open_auction(now);
         let before = auction.clone();
-        let decided = decide(id, &mut auction, &[bid(user, "low", 10)], &Lookups::default(), now);
+        let decided = decide(
+            id,
+            &mut auction,
+            &[bid(user, "low", 10)],
+            &Lookups::default(),
+            now,
+        );
         assert_eq!(auction, before);
         assert!(decided.events.is_empty());
         assert_eq!(decided.new_answers.len(), 1);
         assert_eq!(decided.new_answers[0].answer.http_status, 422);
-        assert!(decided.new_answers[0].answer.body.contains("\"min_next_bid\":1000"));
+        assert!(decided.new_answers[0]
+            .answer
+            .body
+            .contains("\"min_next_bid\":1000"));
     }
 }

@@ -89,7 +89,10 @@ impl Registry {
 
     /// Number of running auction actors.
     pub fn running(&self) -> usize {
-        self.actors().values().filter(|addr| addr.connected()).count()
+        self.actors()
+            .values()
+            .filter(|addr| addr.connected())
+            .count()
     }
 
     /// The auction's actor, started (and rehydrated) if it is not running.

@@ -161,7 +161,11 @@ pub struct EventBatch {
 fn with_server_time(data: &str, server_time: DateTime<Utc>) -> String {
     let body = data.trim_end();
     let body = body.strip_suffix('}').unwrap_or(body);
-    let separator = if body.trim_end().ends_with('{') { "" } else { "," };
+    let separator = if body.trim_end().ends_with('{') {
+        ""
+    } else {
+        ","
+    };
     format!(
         "{body}{separator}\"server_time\":\"{}\"}}",
         rfc3339(server_time)
@@ -214,8 +218,9 @@ mod tests {
     fn error_body_has_the_api_shape() {
         let mut extra = Map::new();
         extra.insert("min_next_bid".into(), Value::from(150));
-        let body: Value = serde_json::from_str(&error_body("below_minimum", "too low", Some(extra)))
-            .expect("JSON");
+        let body: Value =
+            serde_json::from_str(&error_body("below_minimum", "too low", Some(extra)))
+                .expect("JSON");
         assert_eq!(body["error"]["code"], "below_minimum");
         assert_eq!(body["error"]["message"], "too low");
         assert_eq!(body["error"]["min_next_bid"], 150);

@@ -111,8 +111,13 @@ impl Accounts {
     }
 
     /// Checks the credentials and opens a session; returns its token.
-    pub async fn login(&self, username: &str, password: &str) -> Result<(String, User), AccountError> {
-        let found = if validate_username(username).is_ok() && password.len() <= MAX_PASSWORD_LEN * 4 {
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<(String, User), AccountError> {
+        let found = if validate_username(username).is_ok() && password.len() <= MAX_PASSWORD_LEN * 4
+        {
             self.store.user_by_username(username).await?
         } else {
             None
@@ -177,14 +182,25 @@ mod tests {
         for good in ["abc", "a.b-c_d", "ABCdef123", &"x".repeat(32)] {
             assert!(validate_username(good).is_ok(), "{good}");
         }
-        for bad in ["ab", "", "has space", "émile", "semi;colon", &"x".repeat(33), "<b>"] {
+        for bad in [
+            "ab",
+            "",
+            "has space",
+            "émile",
+            "semi;colon",
+            &"x".repeat(33),
+            "<b>",
+        ] {
             assert!(validate_username(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn passwords_need_eight_characters() {
-        assert!(matches!(validate_password("1234567"), Err(AccountError::WeakPassword)));
+        assert!(matches!(
+            validate_password("1234567"),
+            Err(AccountError::WeakPassword)
+        ));
         assert!(validate_password("12345678").is_ok());
         assert!(validate_password(&"p".repeat(MAX_PASSWORD_LEN + 1)).is_err());
     }

@@ -10,4 +10,4 @@ pub mod password;
 pub mod rate_limit;
 pub mod token;
 
-pub use accounts::{Accounts, AccountError};
+pub use accounts::{AccountError, Accounts};

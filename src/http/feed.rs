@@ -27,7 +27,10 @@ impl FeedCursor {
 
     /// The next page of stored events after the position (empty when caught
     /// up); the position moves past them.
-    pub async fn replay_page(&mut self, store: &dyn Store) -> Result<Vec<EncodedEvent>, StoreError> {
+    pub async fn replay_page(
+        &mut self,
+        store: &dyn Store,
+    ) -> Result<Vec<EncodedEvent>, StoreError> {
         let events = store
             .events_after(self.auction, self.last_seq, REPLAY_PAGE)
             .await?;

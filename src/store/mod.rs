@@ -78,8 +78,10 @@ pub trait Store: Send + Sync + 'static {
         limit: i64,
     ) -> StoreResult<Vec<AuctionRecord>>;
     /// Live auctions whose end falls before `before` (for close timers).
-    async fn live_auctions_ending_before(&self, before: DateTime<Utc>)
-        -> StoreResult<Vec<AuctionId>>;
+    async fn live_auctions_ending_before(
+        &self,
+        before: DateTime<Utc>,
+    ) -> StoreResult<Vec<AuctionId>>;
     /// Events with `seq > after`, oldest first, at most `limit`.
     async fn events_after(
         &self,

@@ -129,8 +129,10 @@ fn db_error(error: sqlx::Error) -> StoreError {
 /// shutdown classes.
 fn is_transient_database_error(code: Option<&str>) -> bool {
     let Some(code) = code else { return false };
-    matches!(code, "5" | "6" | "8" | "10" | "13" | "261" | "517" | "264" | "778")
-        || code.starts_with("08")
+    matches!(
+        code,
+        "5" | "6" | "8" | "10" | "13" | "261" | "517" | "264" | "778"
+    ) || code.starts_with("08")
         || code.starts_with("57P")
         || code == "53300"
 }

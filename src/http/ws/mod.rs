@@ -55,7 +55,9 @@ pub async fn connect(
     if let Some(origin) = req.headers().get(actix_web::http::header::ORIGIN) {
         let allowed = origin.to_str().is_ok_and(|o| state.origin_allowed(o));
         if !allowed {
-            return Err(ApiError::forbidden("this Origin may not open a WebSocket here"));
+            return Err(ApiError::forbidden(
+                "this Origin may not open a WebSocket here",
+            ));
         }
     }
     if !state.is_accepting() {
@@ -63,9 +65,8 @@ pub async fn connect(
     }
     // A dead or missing token makes an anonymous socket, which may watch.
     let user = resolve_user(&req).await.ok().flatten();
-    let (response, session, stream) = actix_ws::handle(&req, body).map_err(|error| {
-        ApiError::bad_request(format!("not a WebSocket upgrade: {error}"))
-    })?;
+    let (response, session, stream) = actix_ws::handle(&req, body)
+        .map_err(|error| ApiError::bad_request(format!("not a WebSocket upgrade: {error}")))?;
     let stream = stream
         .max_frame_size(BODY_LIMIT)
         .aggregate_continuations()
@@ -195,12 +196,13 @@ impl Connection {
                 }
             }
             Some(Ok(AggregatedMessage::Pong(_))) => Ok(()),
-            Some(Err(ProtocolError::Overflow)) => {
-                Err(Ending::Close(CloseCode::Size, "frames are limited to 64 KiB"))
-            }
-            Some(Err(ProtocolError::Io(error))) if error.to_string().contains("size") => {
-                Err(Ending::Close(CloseCode::Size, "messages are limited to 64 KiB"))
-            }
+            Some(Err(ProtocolError::Overflow)) => Err(Ending::Close(
+                CloseCode::Size,
+                "frames are limited to 64 KiB",
+            )),
+            Some(Err(ProtocolError::Io(error))) if error.to_string().contains("size") => Err(
+                Ending::Close(CloseCode::Size, "messages are limited to 64 KiB"),
+            ),
             Some(Err(error)) => {
                 tracing::debug!(error = %error, "WebSocket protocol error");
                 Err(Ending::Close(CloseCode::Protocol, "protocol error"))
@@ -261,7 +263,10 @@ impl Connection {
             Err(error) => {
                 tracing::warn!(auction.id = %id, error = ?error, "subscribe: storage unavailable");
                 return self
-                    .send(error_frame("unavailable", "storage is unavailable; try again"))
+                    .send(error_frame(
+                        "unavailable",
+                        "storage is unavailable; try again",
+                    ))
                     .await;
             }
         };
@@ -280,7 +285,10 @@ impl Connection {
                     Err(error) => {
                         tracing::warn!(auction.id = %id, error = ?error, "replay failed");
                         return self
-                            .send(error_frame("unavailable", "storage is unavailable; try again"))
+                            .send(error_frame(
+                                "unavailable",
+                                "storage is unavailable; try again",
+                            ))
                             .await;
                     }
                 };
@@ -334,16 +342,17 @@ impl Connection {
         answers: &mpsc::Sender<String>,
     ) -> Result<(), Ending> {
         let Some(user) = self.user.clone() else {
-            let error = crate::auction::view::error_object(
-                "unauthenticated",
-                "log in to bid",
-                None,
-            );
-            return self.send(bid_error_frame(&request_id, &auction_id, error)).await;
+            let error =
+                crate::auction::view::error_object("unauthenticated", "log in to bid", None);
+            return self
+                .send(bid_error_frame(&request_id, &auction_id, error))
+                .await;
         };
         let Ok(id) = uuid::Uuid::parse_str(&auction_id) else {
             let error = crate::auction::view::error_object("not_found", "no such auction", None);
-            return self.send(bid_error_frame(&request_id, &auction_id, error)).await;
+            return self
+                .send(bid_error_frame(&request_id, &auction_id, error))
+                .await;
         };
         if self.bids_in_flight >= MAX_BIDS_IN_FLIGHT {
             let error = crate::auction::view::error_object(
@@ -351,7 +360,9 @@ impl Connection {
                 "too many bids waiting for answers on this connection",
                 None,
             );
-            return self.send(bid_error_frame(&request_id, &auction_id, error)).await;
+            return self
+                .send(bid_error_frame(&request_id, &auction_id, error))
+                .await;
         }
         self.bids_in_flight += 1;
         let state = Arc::clone(&self.state);
