@@ -1,13 +1,14 @@
 //! The messages an auction actor takes and the answers it gives.
 
 use actix::Message;
+use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
 use crate::domain::{Money, UserId};
 use crate::store::{AuctionRecord, StoredAnswer};
 
 /// What a bidder asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BidCommandKind {
     Bid {
         amount: Money,
@@ -17,7 +18,7 @@ pub enum BidCommandKind {
 }
 
 /// A bid or buy-now request, as decided by the actor.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BidPayload {
     pub user: UserId,
     pub request_id: String,
@@ -35,7 +36,7 @@ pub enum BidReply {
 }
 
 /// An admin's action on an auction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AdminAction {
     /// End now, with the normal winner rules.
     Close,

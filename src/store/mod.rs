@@ -114,6 +114,11 @@ pub trait Store: Send + Sync + 'static {
     /// row's `seq` is not `batch.expected_seq` or its epoch is newer.
     async fn commit_batch(&self, batch: &CommitBatch) -> StoreResult<()>;
 
+    /// Raises the auction row's fencing epoch to `epoch` (a new owner taking
+    /// over); false when the row already carries that epoch or a newer one.
+    /// Every write of an older owner is refused from then on.
+    async fn claim_auction(&self, auction: AuctionId, epoch: i64) -> StoreResult<bool>;
+
     // --- audit ---
     async fn record_audit(&self, entry: &AuditEntry) -> StoreResult<()>;
     async fn audit_log(&self, limit: i64) -> StoreResult<Vec<AuditEntry>>;

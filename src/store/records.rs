@@ -1,7 +1,7 @@
 //! Plain records the store reads and writes.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::domain::{Auction, AuctionId, AuctionState, Money, PublicStatus, UserId};
 
@@ -120,7 +120,7 @@ pub struct BidLogEntry {
 }
 
 /// The first answer given to a bid request, replayed on retries.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredAnswer {
     pub http_status: u16,
     pub body: String,

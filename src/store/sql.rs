@@ -675,6 +675,16 @@ impl Store for SqlStore {
         Ok(())
     }
 
+    async fn claim_auction(&self, auction: AuctionId, epoch: i64) -> StoreResult<bool> {
+        let claimed = sqlx::query("UPDATE auctions SET epoch = $1 WHERE id = $2 AND epoch < $1")
+            .bind(epoch)
+            .bind(auction.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(claimed.rows_affected() == 1)
+    }
+
     async fn record_audit(&self, entry: &AuditEntry) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO audit_log (id, at, actor_id, action, target, details) \
