@@ -64,6 +64,12 @@ pub struct ServeConfig {
     /// This node's name in leases and logs (random when unset).
     #[arg(long, env = "GAVEL_NODE_ID")]
     pub node_id: Option<String>,
+    /// Prefix of every Redis key and channel (clusters sharing one Redis).
+    #[arg(long, env = "GAVEL_REDIS_PREFIX", default_value = "gavel:")]
+    pub redis_prefix: String,
+    /// Ownership lease lifetime in milliseconds (renewed every third of it).
+    #[arg(long, env = "GAVEL_LEASE_TTL_MS", default_value_t = 5000)]
+    pub lease_ttl_ms: u64,
     /// Allowed `Origin`s, comma-separated (default `http://<bind>`).
     #[arg(long, env = "GAVEL_PUBLIC_ORIGINS", value_delimiter = ',')]
     pub public_origins: Vec<String>,
@@ -134,6 +140,14 @@ impl ServeConfig {
     pub fn secure_cookies(&self) -> bool {
         self.secure_cookies
             .unwrap_or_else(|| self.origins().iter().all(|o| o.starts_with("https://")))
+    }
+
+    /// This node's name: the configured one or a random one.
+    pub fn node_name(&self) -> String {
+        self.node_id
+            .clone()
+            .filter(|name| !name.trim().is_empty())
+            .unwrap_or_else(|| format!("node-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]))
     }
 
     pub fn actor_idle(&self) -> Duration {

@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use crate::auction::{Registry, RegistryConfig};
 use crate::auth::rate_limit::BidRateLimiter;
 use crate::auth::Accounts;
+use crate::cluster::redis::{RedisCluster, RedisConfig};
 use crate::cluster::{Hub, Publisher};
 use crate::config::ServeConfig;
 use crate::http::{self, extract, ApiError, AppState};
@@ -70,11 +71,35 @@ impl Application {
             }
         }
 
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let hub = Hub::new();
-        let publisher: Arc<dyn Publisher> = Arc::clone(&hub) as Arc<dyn Publisher>;
+        let node_id = config.node_name();
+        let cluster = match &config.redis_url {
+            None => None,
+            Some(url) => Some(
+                RedisCluster::start(
+                    RedisConfig {
+                        url: url.clone(),
+                        node_id: node_id.clone(),
+                        prefix: config.redis_prefix.clone(),
+                        lease_ttl: Duration::from_millis(config.lease_ttl_ms.max(300)),
+                        forward_timeout: Duration::from_secs(3),
+                    },
+                    Arc::clone(&hub),
+                    Arc::clone(&store),
+                    shutdown_rx.clone(),
+                )
+                .context("setting up Redis coordination")?,
+            ),
+        };
+        let publisher: Arc<dyn Publisher> = match &cluster {
+            Some(cluster) => Arc::clone(cluster) as Arc<dyn Publisher>,
+            None => Arc::clone(&hub) as Arc<dyn Publisher>,
+        };
         let registry = Registry::new(
             Arc::clone(&store),
             publisher,
+            cluster.clone(),
             RegistryConfig {
                 max_batch: config.max_batch.max(1),
                 idle_timeout: config.actor_idle(),
@@ -94,7 +119,6 @@ impl Application {
             config.origins()
         };
 
-        let (shutdown_tx, shutdown_rx) = watch::channel(false);
         registry.spawn_sweeper(shutdown_rx.clone());
 
         let state = web::Data::new(AppState {
@@ -108,6 +132,8 @@ impl Application {
                 .unwrap_or_else(|| origins.iter().all(|o| o.starts_with("https://"))),
             origins,
             metrics: metrics_handle(),
+            cluster,
+            node_id: node_id.clone(),
             accepting: AtomicBool::new(true),
             shutdown: shutdown_rx,
         });
@@ -132,7 +158,7 @@ impl Application {
             server = server.workers(workers.max(1));
         }
         let server = server.run();
-        tracing::info!(address = %local, "gavel listening");
+        tracing::info!(address = %local, node = %node_id, "gavel listening");
         Ok(Self {
             port: local.port(),
             server,
@@ -230,8 +256,13 @@ fn bound_send_buffer(connection: &dyn std::any::Any, _: &mut actix_web::dev::Ext
     }
 }
 
-async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::not_found("route"))
+/// Unknown paths: the API's JSON 404 under `/api/`, an HTML page elsewhere.
+async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
+    if req.path() == "/api" || req.path().starts_with("/api/") {
+        Err(ApiError::not_found("route"))
+    } else {
+        Ok(http::pages::not_found_response())
+    }
 }
 
 async fn method_not_allowed() -> Result<HttpResponse, ApiError> {

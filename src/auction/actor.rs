@@ -22,7 +22,7 @@ use chrono::Utc;
 use super::batch::{self, CommandAnswer, Decided, Lookups};
 use super::commands::{AdminError, BidReply, CommandPayload, ReplyTo, Submit};
 use super::recent::{RecentAnswers, RequestKey};
-use super::view::{EncodedEvent, EventBatch};
+use crate::cluster::redis::RedisCluster;
 use crate::cluster::Publisher;
 use crate::domain::{Auction, AuctionStatus};
 use crate::store::{AuctionRecord, CommitBatch, Store, StoreError};
@@ -31,6 +31,15 @@ use crate::store::{AuctionRecord, CommitBatch, Store, StoreError};
 const RECENT_ANSWERS: usize = 100_000;
 /// How often the actor checks whether it has been idle long enough to stop.
 const IDLE_CHECK: Duration = Duration::from_secs(5);
+/// Without a lease (single node) the lease window never matters.
+const LEASE_MARGIN_FREE: Duration = Duration::from_secs(0);
+
+/// The ownership lease an actor runs under (multi-node only).
+#[derive(Debug, Clone)]
+pub struct LeaseHold {
+    pub cluster: Arc<RedisCluster>,
+    pub epoch: i64,
+}
 
 /// Tunables of an auction actor.
 #[derive(Debug, Clone)]
@@ -41,6 +50,8 @@ pub struct ActorConfig {
     pub idle_timeout: Duration,
     /// Fencing epoch this node writes with.
     pub epoch: i64,
+    /// The lease this actor holds, renewed while it runs.
+    pub lease: Option<LeaseHold>,
 }
 
 pub struct AuctionActor {
@@ -56,6 +67,8 @@ pub struct AuctionActor {
     last_command: Instant,
     /// Set when the store refused a write as stale: stop and reload.
     fenced: bool,
+    /// Until when the lease is surely ours (multi-node only).
+    lease_valid_until: Instant,
 }
 
 /// What a finished batch hands back to the actor.
@@ -85,6 +98,57 @@ impl AuctionActor {
             close_timer: None,
             last_command: Instant::now(),
             fenced: false,
+            lease_valid_until: Instant::now() + LEASE_MARGIN_FREE,
+        }
+    }
+
+    /// The safe part of a lease that was (re)confirmed at `confirmed`.
+    fn lease_window(&self, confirmed: Instant) -> Instant {
+        let ttl = self
+            .config
+            .lease
+            .as_ref()
+            .map_or(Duration::ZERO, |hold| hold.cluster.lease_ttl());
+        confirmed + ttl.saturating_sub(ttl / 5)
+    }
+
+    fn lease_expired(&self) -> bool {
+        self.config.lease.is_some() && Instant::now() >= self.lease_valid_until
+    }
+
+    /// Renews the lease; a lost or expired lease stops the actor.
+    fn renew_lease(&mut self, ctx: &mut Context<Self>) {
+        let Some(hold) = self.config.lease.clone() else {
+            return;
+        };
+        let id = self.record.id;
+        let started = Instant::now();
+        let renewal = async move { hold.cluster.renew(id, hold.epoch).await };
+        ctx.spawn(renewal.into_actor(self).map(move |result, actor, ctx| {
+            match result {
+                Ok(true) => actor.lease_valid_until = actor.lease_window(started),
+                Ok(false) => {
+                    tracing::warn!(auction.id = %actor.record.id, "lease lost to another node; stopping");
+                    actor.give_up(ctx);
+                }
+                Err(error) => {
+                    tracing::warn!(auction.id = %actor.record.id, error = %error, "lease renewal failed");
+                    if actor.lease_expired() && actor.auction.is_some() {
+                        actor.give_up(ctx);
+                    }
+                }
+            }
+        }));
+    }
+
+    /// Stops deciding: answers what waits `unavailable` and stops.
+    fn give_up(&mut self, ctx: &mut Context<Self>) {
+        self.fenced = true;
+        for submit in self.pending.drain(..) {
+            answer_unavailable(submit.reply);
+        }
+        if self.auction.is_some() {
+            ctx.stop();
         }
     }
 
@@ -106,6 +170,11 @@ impl AuctionActor {
     /// Starts a batch when none is in flight and commands are waiting.
     fn start_batch(&mut self, ctx: &mut Context<Self>) {
         if self.fenced || self.pending.is_empty() {
+            return;
+        }
+        if self.lease_expired() {
+            tracing::warn!(auction.id = %self.record.id, "lease not confirmed in time; stopping");
+            self.give_up(ctx);
             return;
         }
         let Some(original) = self.auction.take() else {
@@ -152,16 +221,8 @@ impl AuctionActor {
                 self.record.auction = auction.clone();
                 self.auction = Some(auction);
                 if !decided.events.is_empty() {
-                    let now = Utc::now();
-                    let events = decided
-                        .events
-                        .iter()
-                        .map(|event| EncodedEvent::encode(self.record.id, event, now))
-                        .collect();
-                    self.publisher.publish(Arc::new(EventBatch {
-                        auction_id: self.record.id,
-                        events,
-                    }));
+                    self.publisher
+                        .publish(self.record.id, &decided.events, Utc::now());
                 }
                 for new in &decided.new_answers {
                     self.recent
@@ -198,10 +259,7 @@ impl AuctionActor {
                     answer_unavailable(reply);
                 }
                 if self.fenced {
-                    for submit in self.pending.drain(..) {
-                        answer_unavailable(submit.reply);
-                    }
-                    ctx.stop();
+                    self.give_up(ctx);
                     return;
                 }
                 // A command that found the store down is not retried here:
@@ -333,12 +391,21 @@ impl Actor for AuctionActor {
         tracing::debug!(auction.id = %self.record.id, "auction actor started");
         self.schedule_close(ctx);
         ctx.run_interval(IDLE_CHECK, |actor, ctx| actor.idle_check(ctx));
+        if let Some(hold) = &self.config.lease {
+            self.lease_valid_until = self.lease_window(Instant::now());
+            let every = hold.cluster.lease_ttl() / 3;
+            ctx.run_interval(every, |actor, ctx| actor.renew_lease(ctx));
+        }
     }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
         metrics::gauge!("gavel_live_actors").decrement(1.0);
         for submit in self.pending.drain(..) {
             answer_unavailable(submit.reply);
+        }
+        if let Some(hold) = self.config.lease.clone() {
+            let id = self.record.id;
+            tokio::spawn(async move { hold.cluster.release(id, hold.epoch).await });
         }
     }
 }

@@ -1,26 +1,36 @@
-//! The registry: finds the running actor of an auction or starts one,
-//! rehydrated from the store; and the sweeper that makes sure every auction
-//! about to end has an actor (whose timer closes it), also after a restart.
+//! The registry: finds the actor that decides an auction's commands, and
+//! the sweeper that makes sure every auction about to end has one (whose
+//! timer closes it), also after a restart or a failover.
+//!
+//! Single node: the actor is started on demand, rehydrated from the store.
+//! With a cluster: an actor only runs where the auction's lease is held. A
+//! node that takes a free lease raises the row's fencing epoch first, then
+//! rehydrates; a command for an auction leased elsewhere is forwarded to
+//! that node and its answer relayed.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use actix::{Actor, Addr};
+use async_trait::async_trait;
 use chrono::Utc;
 use tokio::sync::oneshot;
 
-use super::actor::{ActorConfig, AuctionActor};
+use super::actor::{ActorConfig, AuctionActor, LeaseHold};
 use super::commands::{
     AdminAction, AdminError, BidPayload, BidReply, CommandPayload, ReplyTo, Submit,
 };
+use crate::cluster::redis::lease::LeaseOutcome;
+use crate::cluster::redis::messages::{ForwardedCommand, ForwardedReply};
+use crate::cluster::redis::{RedisCluster, RequestHandler};
 use crate::cluster::Publisher;
 use crate::domain::AuctionId;
 use crate::store::{AuctionRecord, Store, StoreError};
 
 /// How long a caller waits for an actor's answer before answering `unavailable`.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
-/// How often a message is re-sent when its actor stopped under it.
+/// How often a command is re-sent when its actor stopped (or moved) under it.
 const SUBMIT_ATTEMPTS: usize = 3;
 
 /// Tunables of the registry and its actors.
@@ -29,7 +39,6 @@ pub struct RegistryConfig {
     pub max_batch: usize,
     pub idle_timeout: Duration,
     pub sweep_interval: Duration,
-    pub epoch: i64,
 }
 
 impl Default for RegistryConfig {
@@ -38,7 +47,6 @@ impl Default for RegistryConfig {
             max_batch: 1024,
             idle_timeout: Duration::from_secs(120),
             sweep_interval: Duration::from_secs(5),
-            epoch: 0,
         }
     }
 }
@@ -50,13 +58,24 @@ pub enum SubmitError {
     NotFound,
     #[error("storage is unavailable")]
     Store(#[from] StoreError),
+    #[error("cross-node coordination is unavailable")]
+    Unavailable,
+}
+
+/// Where an auction's commands go.
+enum Route {
+    Local(Addr<AuctionActor>),
+    Remote(String),
 }
 
 pub struct Registry {
     store: Arc<dyn Store>,
     publisher: Arc<dyn Publisher>,
+    cluster: Option<Arc<RedisCluster>>,
     config: RegistryConfig,
     actors: Mutex<HashMap<AuctionId, Addr<AuctionActor>>>,
+    /// Serializes taking over an auction on this node.
+    routing: Mutex<HashMap<AuctionId, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -67,45 +86,105 @@ impl std::fmt::Debug for Registry {
     }
 }
 
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 impl Registry {
     pub fn new(
         store: Arc<dyn Store>,
         publisher: Arc<dyn Publisher>,
+        cluster: Option<Arc<RedisCluster>>,
         config: RegistryConfig,
     ) -> Arc<Self> {
-        Arc::new(Self {
+        let registry = Arc::new(Self {
             store,
             publisher,
+            cluster,
             config,
             actors: Mutex::new(HashMap::new()),
-        })
+            routing: Mutex::new(HashMap::new()),
+        });
+        if let Some(cluster) = &registry.cluster {
+            let handler: Arc<dyn RequestHandler> = Arc::clone(&registry) as Arc<dyn RequestHandler>;
+            cluster.set_handler(Arc::downgrade(&handler));
+        }
+        registry
     }
 
-    fn actors(&self) -> MutexGuard<'_, HashMap<AuctionId, Addr<AuctionActor>>> {
-        self.actors
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Number of running auction actors.
+    /// Number of running auction actors on this node.
     pub fn running(&self) -> usize {
-        self.actors()
+        lock(&self.actors)
             .values()
             .filter(|addr| addr.connected())
             .count()
     }
 
-    /// The auction's actor, started (and rehydrated) if it is not running.
-    async fn actor(&self, id: AuctionId) -> Result<Addr<AuctionActor>, SubmitError> {
-        if let Some(addr) = self.actors().get(&id).filter(|addr| addr.connected()) {
-            return Ok(addr.clone());
-        }
-        let record = self.store.auction(id).await?.ok_or(SubmitError::NotFound)?;
-        Ok(self.start(record))
+    fn running_actor(&self, id: AuctionId) -> Option<Addr<AuctionActor>> {
+        lock(&self.actors)
+            .get(&id)
+            .filter(|addr| addr.connected())
+            .cloned()
     }
 
-    fn start(&self, record: AuctionRecord) -> Addr<AuctionActor> {
-        let mut actors = self.actors();
+    /// Finds (or becomes) the place where `id`'s commands are decided.
+    async fn route(&self, id: AuctionId) -> Result<Route, SubmitError> {
+        if let Some(addr) = self.running_actor(id) {
+            return Ok(Route::Local(addr));
+        }
+        let gate = Arc::clone(lock(&self.routing).entry(id).or_default());
+        let _turn = gate.lock().await;
+        if let Some(addr) = self.running_actor(id) {
+            return Ok(Route::Local(addr));
+        }
+        let Some(cluster) = &self.cluster else {
+            let record = self.store.auction(id).await?.ok_or(SubmitError::NotFound)?;
+            return Ok(Route::Local(self.start(record, None)));
+        };
+        let outcome = cluster.acquire(id).await.map_err(|error| {
+            tracing::warn!(auction.id = %id, error = %error, "cannot reach Redis for the lease");
+            SubmitError::Unavailable
+        })?;
+        match outcome {
+            LeaseOutcome::Acquired { epoch } => {
+                let record = match self.take_over(id, epoch).await {
+                    Ok(record) => record,
+                    Err(error) => {
+                        cluster.release(id, epoch).await;
+                        return Err(error);
+                    }
+                };
+                let hold = LeaseHold {
+                    cluster: Arc::clone(cluster),
+                    epoch,
+                };
+                Ok(Route::Local(self.start(record, Some(hold))))
+            }
+            LeaseOutcome::HeldBy { node } if node == cluster.node_id() => {
+                // Our own lease without an actor: left from an actor that
+                // stopped without releasing. It expires soon.
+                Err(SubmitError::Unavailable)
+            }
+            LeaseOutcome::HeldBy { node } => Ok(Route::Remote(node)),
+        }
+    }
+
+    /// Fences out every older owner, then reads the state they left.
+    async fn take_over(&self, id: AuctionId, epoch: i64) -> Result<AuctionRecord, SubmitError> {
+        if self.store.auction(id).await?.is_none() {
+            return Err(SubmitError::NotFound);
+        }
+        if !self.store.claim_auction(id, epoch).await? {
+            tracing::warn!(auction.id = %id, epoch, "a newer owner already claimed the auction");
+            return Err(SubmitError::Unavailable);
+        }
+        self.store.auction(id).await?.ok_or(SubmitError::NotFound)
+    }
+
+    fn start(&self, record: AuctionRecord, lease: Option<LeaseHold>) -> Addr<AuctionActor> {
+        let mut actors = lock(&self.actors);
         if let Some(addr) = actors.get(&record.id).filter(|addr| addr.connected()) {
             return addr.clone();
         }
@@ -113,7 +192,8 @@ impl Registry {
         let config = ActorConfig {
             max_batch: self.config.max_batch,
             idle_timeout: self.config.idle_timeout,
-            epoch: self.config.epoch.max(record.epoch),
+            epoch: lease.as_ref().map_or(record.epoch, |hold| hold.epoch),
+            lease,
         };
         let actor = AuctionActor::new(
             record,
@@ -127,62 +207,115 @@ impl Registry {
     }
 
     fn forget_if_stopped(&self, id: AuctionId) {
-        let mut actors = self.actors();
+        let mut actors = lock(&self.actors);
         if actors.get(&id).is_some_and(|addr| !addr.connected()) {
             actors.remove(&id);
         }
     }
 
-    /// Sends a bid to its auction's actor and waits for the answer.
+    async fn forward(
+        &self,
+        node: &str,
+        id: AuctionId,
+        command: ForwardedCommand,
+    ) -> Option<ForwardedReply> {
+        let cluster = self.cluster.as_ref()?;
+        match cluster.forward(node, id, command).await {
+            Ok(reply) => Some(reply),
+            Err(error) => {
+                tracing::warn!(auction.id = %id, owner = %node, error = %error, "forwarding failed");
+                Some(ForwardedReply::Unavailable)
+            }
+        }
+    }
+
+    /// Decides a bid (here or at the owning node) and returns its answer.
     pub async fn submit_bid(
         &self,
         auction: AuctionId,
         bid: BidPayload,
     ) -> Result<BidReply, SubmitError> {
         for _ in 0..SUBMIT_ATTEMPTS {
-            let addr = self.actor(auction).await?;
-            let (tx, rx) = oneshot::channel();
-            addr.do_send(Submit {
-                payload: CommandPayload::Bid(bid.clone()),
-                reply: ReplyTo::Bid(tx),
-            });
-            match tokio::time::timeout(ANSWER_TIMEOUT, rx).await {
-                Ok(Ok(reply)) => return Ok(reply),
-                // The actor stopped before deciding: nothing was placed, send again.
-                Ok(Err(_)) => self.forget_if_stopped(auction),
-                Err(_) => {
-                    tracing::warn!(auction.id = %auction, "no answer from the auction actor in time");
-                    return Ok(BidReply::Unavailable);
+            match self.route(auction).await? {
+                Route::Local(addr) => {
+                    let (tx, rx) = oneshot::channel();
+                    addr.do_send(Submit {
+                        payload: CommandPayload::Bid(bid.clone()),
+                        reply: ReplyTo::Bid(tx),
+                    });
+                    match tokio::time::timeout(ANSWER_TIMEOUT, rx).await {
+                        Ok(Ok(reply)) => return Ok(reply),
+                        // The actor stopped before deciding: nothing was placed.
+                        Ok(Err(_)) => self.forget_if_stopped(auction),
+                        Err(_) => {
+                            tracing::warn!(auction.id = %auction, "no answer from the auction actor in time");
+                            return Ok(BidReply::Unavailable);
+                        }
+                    }
+                }
+                Route::Remote(node) => {
+                    let command = ForwardedCommand::Bid { bid: bid.clone() };
+                    match self.forward(&node, auction, command).await {
+                        Some(ForwardedReply::Bid { answer }) => {
+                            return Ok(BidReply::Answer(answer))
+                        }
+                        Some(ForwardedReply::NotOwner) => continue,
+                        Some(ForwardedReply::NotFound) => return Err(SubmitError::NotFound),
+                        _ => return Ok(BidReply::Unavailable),
+                    }
                 }
             }
         }
         Ok(BidReply::Unavailable)
     }
 
-    /// Closes or cancels an auction through its actor.
+    /// Closes or cancels an auction through its actor (here or at the owner).
     pub async fn admin(
         &self,
         auction: AuctionId,
         action: AdminAction,
     ) -> Result<AuctionRecord, AdminSubmitError> {
         for _ in 0..SUBMIT_ATTEMPTS {
-            let addr = self.actor(auction).await?;
-            let (tx, rx) = oneshot::channel();
-            addr.do_send(Submit {
-                payload: CommandPayload::Admin(action),
-                reply: ReplyTo::Admin(tx),
-            });
-            match tokio::time::timeout(ANSWER_TIMEOUT, rx).await {
-                Ok(Ok(result)) => return result.map_err(AdminSubmitError::Refused),
-                Ok(Err(_)) => self.forget_if_stopped(auction),
-                Err(_) => return Err(AdminSubmitError::Refused(AdminError::Unavailable)),
+            match self.route(auction).await? {
+                Route::Local(addr) => {
+                    let (tx, rx) = oneshot::channel();
+                    addr.do_send(Submit {
+                        payload: CommandPayload::Admin(action),
+                        reply: ReplyTo::Admin(tx),
+                    });
+                    match tokio::time::timeout(ANSWER_TIMEOUT, rx).await {
+                        Ok(Ok(result)) => return result.map_err(AdminSubmitError::Refused),
+                        Ok(Err(_)) => self.forget_if_stopped(auction),
+                        Err(_) => return Err(AdminSubmitError::Refused(AdminError::Unavailable)),
+                    }
+                }
+                Route::Remote(node) => {
+                    let command = ForwardedCommand::Admin { action };
+                    match self.forward(&node, auction, command).await {
+                        Some(ForwardedReply::AdminDone) => {
+                            return self
+                                .store
+                                .auction(auction)
+                                .await?
+                                .ok_or(AdminSubmitError::Submit(SubmitError::NotFound));
+                        }
+                        Some(ForwardedReply::AdminRefused) => {
+                            return Err(AdminSubmitError::Refused(AdminError::AlreadyEnded))
+                        }
+                        Some(ForwardedReply::NotOwner) => continue,
+                        Some(ForwardedReply::NotFound) => {
+                            return Err(AdminSubmitError::Submit(SubmitError::NotFound))
+                        }
+                        _ => return Err(AdminSubmitError::Refused(AdminError::Unavailable)),
+                    }
+                }
             }
         }
         Err(AdminSubmitError::Refused(AdminError::Unavailable))
     }
 
-    /// Starts actors for live auctions that end soon, so their timers close
-    /// them on time (overdue ones close at once).
+    /// Makes sure live auctions that end soon have an actor somewhere, so
+    /// their timers close them on time (overdue ones close at once).
     pub async fn sweep(&self) -> Result<usize, StoreError> {
         let horizon = self.config.idle_timeout * 2 + self.config.sweep_interval * 2;
         let horizon = chrono::Duration::from_std(horizon).unwrap_or(chrono::Duration::hours(1));
@@ -192,12 +325,13 @@ impl Registry {
             .await?;
         let mut started = 0;
         for id in due {
-            let running = self.actors().get(&id).is_some_and(|addr| addr.connected());
-            if !running {
-                if let Some(record) = self.store.auction(id).await? {
-                    self.start(record);
-                    started += 1;
-                }
+            if self.running_actor(id).is_some() {
+                continue;
+            }
+            match self.route(id).await {
+                Ok(Route::Local(_)) => started += 1,
+                Ok(Route::Remote(_)) | Err(SubmitError::NotFound | SubmitError::Unavailable) => {}
+                Err(SubmitError::Store(error)) => return Err(error),
             }
         }
         Ok(started)
@@ -220,6 +354,50 @@ impl Registry {
                 }
             }
         });
+    }
+}
+
+#[async_trait]
+impl RequestHandler for Registry {
+    /// Serves a command another node forwarded here because it believes we
+    /// own the auction. We never forward it on: if we are not the owner,
+    /// the sender re-routes.
+    async fn handle_forwarded(
+        &self,
+        auction: AuctionId,
+        command: ForwardedCommand,
+    ) -> ForwardedReply {
+        let addr = match self.route(auction).await {
+            Ok(Route::Local(addr)) => addr,
+            Ok(Route::Remote(_)) => return ForwardedReply::NotOwner,
+            Err(SubmitError::NotFound) => return ForwardedReply::NotFound,
+            Err(_) => return ForwardedReply::Unavailable,
+        };
+        match command {
+            ForwardedCommand::Bid { bid } => {
+                let (tx, rx) = oneshot::channel();
+                addr.do_send(Submit {
+                    payload: CommandPayload::Bid(bid),
+                    reply: ReplyTo::Bid(tx),
+                });
+                match tokio::time::timeout(ANSWER_TIMEOUT, rx).await {
+                    Ok(Ok(BidReply::Answer(answer))) => ForwardedReply::Bid { answer },
+                    _ => ForwardedReply::Unavailable,
+                }
+            }
+            ForwardedCommand::Admin { action } => {
+                let (tx, rx) = oneshot::channel();
+                addr.do_send(Submit {
+                    payload: CommandPayload::Admin(action),
+                    reply: ReplyTo::Admin(tx),
+                });
+                match tokio::time::timeout(ANSWER_TIMEOUT, rx).await {
+                    Ok(Ok(Ok(_))) => ForwardedReply::AdminDone,
+                    Ok(Ok(Err(AdminError::AlreadyEnded))) => ForwardedReply::AdminRefused,
+                    _ => ForwardedReply::Unavailable,
+                }
+            }
+        }
     }
 }
 

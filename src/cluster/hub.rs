@@ -92,6 +92,11 @@ impl Hub {
         self.lock().values().map(HashMap::len).sum()
     }
 
+    /// The auctions that have local subscribers.
+    pub fn subscribed_auctions(&self) -> Vec<AuctionId> {
+        self.lock().keys().copied().collect()
+    }
+
     /// How many subscriptions `auction` has.
     pub fn subscribers_of(&self, auction: AuctionId) -> usize {
         self.lock().get(&auction).map_or(0, HashMap::len)

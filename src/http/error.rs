@@ -22,7 +22,13 @@ pub struct ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
     }
 }
 
@@ -78,7 +84,11 @@ impl ApiError {
 
     /// 404.
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", format!("no such {what}"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no such {what}"),
+        )
     }
 
     /// 413: body over the limit.
@@ -97,8 +107,12 @@ impl ApiError {
             .map(|(field, message)| format!("{field}: {}", message.as_str().unwrap_or("invalid")))
             .collect::<Vec<_>>()
             .join("; ");
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", summary)
-            .with("fields", Value::Object(fields))
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            summary,
+        )
+        .with("fields", Value::Object(fields))
     }
 
     /// 429.
@@ -164,15 +178,19 @@ impl From<AccountError> for ApiError {
     fn from(error: AccountError) -> Self {
         let message = error.to_string();
         match error {
-            AccountError::InvalidUsername => {
-                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_username", message)
-            }
+            AccountError::InvalidUsername => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_username",
+                message,
+            ),
             AccountError::WeakPassword => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "weak_password", message)
             }
-            AccountError::PasswordTooLong => {
-                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_password", message)
-            }
+            AccountError::PasswordTooLong => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_password",
+                message,
+            ),
             AccountError::UsernameTaken => {
                 Self::new(StatusCode::CONFLICT, "username_taken", message)
             }
@@ -190,6 +208,7 @@ impl From<SubmitError> for ApiError {
         match error {
             SubmitError::NotFound => Self::not_found("auction"),
             SubmitError::Store(store) => store.into(),
+            SubmitError::Unavailable => Self::unavailable(),
         }
     }
 }

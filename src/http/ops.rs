@@ -19,7 +19,18 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
     let check = tokio::time::timeout(std::time::Duration::from_secs(2), state.store.ping()).await;
     match check {
-        Ok(Ok(())) => HttpResponse::Ok().json(json!({ "ready": true })),
+        Ok(Ok(())) => match &state.cluster {
+            None => HttpResponse::Ok().json(json!({ "ready": true })),
+            Some(cluster) => {
+                if cluster.canary(std::time::Duration::from_secs(1)).await {
+                    HttpResponse::Ok().json(json!({ "ready": true, "node": state.node_id }))
+                } else {
+                    HttpResponse::ServiceUnavailable().json(
+                        json!({ "ready": false, "reason": "Redis pub/sub round trip failed" }),
+                    )
+                }
+            }
+        },
         Ok(Err(error)) => {
             tracing::warn!(error = ?error, "readiness: storage unreachable");
             HttpResponse::ServiceUnavailable()

@@ -8,6 +8,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use crate::auction::Registry;
 use crate::auth::rate_limit::BidRateLimiter;
 use crate::auth::Accounts;
+use crate::cluster::redis::RedisCluster;
 use crate::cluster::Hub;
 use crate::store::Store;
 
@@ -21,6 +22,10 @@ pub struct AppState {
     pub origins: Vec<String>,
     pub secure_cookies: bool,
     pub metrics: Option<PrometheusHandle>,
+    /// Redis coordination, when this node is part of a cluster.
+    pub cluster: Option<Arc<RedisCluster>>,
+    /// This node's name.
+    pub node_id: String,
     /// False while shutting down.
     pub accepting: AtomicBool,
     /// Ends long-lived streams (WS, SSE) on shutdown.
