@@ -4,7 +4,9 @@
 mod helpers;
 
 mod accounts;
+mod buy_now;
 mod closing;
+mod concurrency;
 mod errors;
 mod flow;
 mod idempotency;
