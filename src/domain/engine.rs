@@ -429,6 +429,10 @@ impl Auction {
         if self.state.bid_count > 0 && self.reserve_met() {
             return Err(BidRejection::BuyNowUnavailable);
         }
+        // Buying now must never lower the price (promise 3).
+        if self.state.leader.is_some() && self.state.price >= price {
+            return Err(BidRejection::BuyNowUnavailable);
+        }
         let mut changes = Vec::new();
         let request = BidRequest {
             bidder: buyer,

@@ -1884,3 +1884,35 @@ proptest! {
         prop_assert_eq!(&replay(&scenario.rules, scenario.ends_at, &run.log), &run.last);
     }
 }
+
+#[test]
+fn buy_now_never_lowers_the_price() {
+    // Bids above the buy-now price but below the reserve: buying now would
+    // sell for less than the current price, so it is refused.
+    let at = chrono::DateTime::from_timestamp(1_800_000_000, 0).expect("a time");
+    let rules = crate::domain::AuctionRules {
+        starting_price: 1_000,
+        reserve_price: Some(50_000),
+        buy_now_price: Some(5_000),
+        starts_at: at - chrono::Duration::hours(1),
+        extend_window_secs: 0,
+        increments: crate::domain::IncrementTable::standard(),
+    };
+    let mut auction = crate::domain::Auction::new(rules, at + chrono::Duration::hours(1));
+    let bidder = uuid::Uuid::from_u128(1);
+    auction
+        .place_bid(crate::domain::BidRequest {
+            bidder,
+            amount: 6_000,
+            max_amount: None,
+            at,
+        })
+        .expect("a bid above the buy-now price");
+    assert!(!auction.reserve_met());
+    let before = auction.clone();
+    assert_eq!(
+        auction.buy_now(uuid::Uuid::from_u128(2), at),
+        Err(crate::domain::BidRejection::BuyNowUnavailable)
+    );
+    assert_eq!(auction, before);
+}
