@@ -1,6 +1,70 @@
-//! Server-rendered pages (bidders, watchers, admins). Owned by the web UI work.
+//! Server-rendered pages for bidders, watchers and admins.
+//!
+//! Every page renders its first state on the server from `templates/`
+//! (askama, compiled in, auto-escaping), so reading works without
+//! JavaScript and a plain form POST can bid. The scripts in `static/`
+//! (served from the binary by [`assets`]) then keep prices, countdowns and
+//! bids live over the WebSocket of API.md.
+//!
+//! - [`context`]: the request context (user, CSRF token, flash) and responses.
+//! - [`csrf`]: the double-submit token and origin check on every form.
+//! - [`render`]: formatting, the layout, page headers.
+//! - [`errors`]: HTML error pages (404, 403, 500 …).
+//! - [`auth`]: register, log in, log out.
+//! - [`bidder`]: the auction list, an auction, bidding by form, my bids.
+//! - [`admin`]: the admin dashboard, create, detail, cancel/close, users, audit.
+//! - [`chart`]: the price chart as inline SVG.
+
+pub mod admin;
+pub mod assets;
+pub mod auth;
+pub mod bidder;
+pub mod chart;
+pub mod context;
+pub mod csrf;
+pub mod errors;
+pub mod render;
 
 use actix_web::web;
 
+pub use errors::not_found_response;
+
+/// A page resource: HTML 405 for other methods, HTML 400 for bad forms.
+fn page(path: &str) -> actix_web::Resource {
+    web::resource(path)
+        .app_data(errors::form_config())
+        .app_data(errors::query_config())
+        .default_service(web::to(errors::method_not_allowed))
+}
+
 /// Page routes, mounted at the root by `crate::startup::routes`.
-pub fn routes(_cfg: &mut web::ServiceConfig) {}
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(page("/").route(web::get().to(bidder::index)))
+        .service(page("/static/{name}").route(web::get().to(assets::serve)))
+        .service(page("/auctions/{id}").route(web::get().to(bidder::show)))
+        .service(page("/auctions/{id}/bid").route(web::post().to(bidder::bid)))
+        .service(page("/me/bids").route(web::get().to(bidder::my_bids)))
+        .service(
+            page("/register")
+                .route(web::get().to(auth::register_form))
+                .route(web::post().to(auth::register)),
+        )
+        .service(
+            page("/login")
+                .route(web::get().to(auth::login_form))
+                .route(web::post().to(auth::login)),
+        )
+        .service(page("/logout").route(web::post().to(auth::logout)))
+        .service(page("/admin").route(web::get().to(admin::dashboard)))
+        .service(page("/admin/auctions").route(web::post().to(admin::create)))
+        .service(page("/admin/auctions/new").route(web::get().to(admin::new_auction_form)))
+        .service(page("/admin/auctions/{id}").route(web::get().to(admin::auction)))
+        .service(
+            page("/admin/auctions/{id}/{action:cancel|close}")
+                .route(web::get().to(admin::confirm_end))
+                .route(web::post().to(admin::end)),
+        )
+        .service(page("/admin/users").route(web::get().to(admin::users)))
+        .service(page("/admin/users/{id}/{action:ban|unban}").route(web::post().to(admin::set_ban)))
+        .service(page("/admin/audit").route(web::get().to(admin::audit)));
+}

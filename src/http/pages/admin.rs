@@ -1,0 +1,712 @@
+//! Admin pages under `/admin` (role admin; anonymous visitors are sent to
+//! the login page, bidders get 403): the dashboard by status, the
+//! create/schedule form with field-by-field messages, an auction's detail
+//! with its full bid log, cancel and close behind a confirmation page,
+//! users with ban/unban, and the audit log. Every change goes through the
+//! same functions as the JSON admin API (and so into the audit log).
+
+use std::collections::HashMap;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::bidder::{load_auction, plural, AuctionRow};
+use super::context::PageCtx;
+use super::errors::{sentence, PageError};
+use super::render::{money, parse_money, time_input, time_text, Flash, Layout, Section};
+use crate::auction::view::rfc3339;
+use crate::auction::AdminAction;
+use crate::domain::alias::bidder_alias;
+use crate::domain::PublicStatus;
+use crate::http::admin::{
+    create_auction, end_auction, set_banned, validate_new_auction, CreateAuction,
+    DEFAULT_EXTEND_WINDOW_SECS, MAX_TITLE_CHARS,
+};
+
+/// Most auctions listed per status on the dashboard.
+const DASHBOARD_LIVE_LIMIT: i64 = 200;
+/// Ended auctions are read up to this many, and the most recent shown.
+const DASHBOARD_ENDED_READ: i64 = 1000;
+const DASHBOARD_ENDED_SHOWN: usize = 50;
+
+#[derive(Template)]
+#[template(path = "admin/dashboard.html")]
+struct DashboardPage {
+    layout: Layout,
+    open: Vec<AuctionRow>,
+    scheduled: Vec<AuctionRow>,
+    closed: Vec<AuctionRow>,
+    cancelled: Vec<AuctionRow>,
+    closed_total: usize,
+    cancelled_total: usize,
+}
+
+/// The most recent `n` of a list ordered by end time, newest first.
+fn most_recent(mut rows: Vec<AuctionRow>, n: usize) -> Vec<AuctionRow> {
+    rows.reverse();
+    rows.truncate(n);
+    rows
+}
+
+/// `GET /admin`
+pub async fn dashboard(ctx: PageCtx) -> Result<HttpResponse, PageError> {
+    let admin = ctx.require_admin()?;
+    let now = Utc::now();
+    let store = &ctx.state.store;
+    let rows = |records: Vec<crate::store::AuctionRecord>| -> Vec<AuctionRow> {
+        records
+            .iter()
+            .map(|r| AuctionRow::of(r, Some(admin), now))
+            .collect()
+    };
+    let open = rows(
+        store
+            .list_auctions(Some(PublicStatus::Open), now, DASHBOARD_LIVE_LIMIT)
+            .await?,
+    );
+    let scheduled = rows(
+        store
+            .list_auctions(Some(PublicStatus::Scheduled), now, DASHBOARD_LIVE_LIMIT)
+            .await?,
+    );
+    let closed = rows(
+        store
+            .list_auctions(Some(PublicStatus::Closed), now, DASHBOARD_ENDED_READ)
+            .await?,
+    );
+    let cancelled = rows(
+        store
+            .list_auctions(Some(PublicStatus::Cancelled), now, DASHBOARD_ENDED_READ)
+            .await?,
+    );
+    let (closed_total, cancelled_total) = (closed.len(), cancelled.len());
+    ctx.page(&DashboardPage {
+        layout: ctx.layout("Admin dashboard", Section::Admin),
+        open,
+        scheduled,
+        closed: most_recent(closed, DASHBOARD_ENDED_SHOWN),
+        cancelled: most_recent(cancelled, DASHBOARD_ENDED_SHOWN),
+        closed_total,
+        cancelled_total,
+    })
+}
+
+/// The create form's fields as typed (strings, so they can be shown again).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct NewAuctionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    currency: String,
+    #[serde(default)]
+    starting_price: String,
+    #[serde(default)]
+    reserve_price: String,
+    #[serde(default)]
+    buy_now_price: String,
+    #[serde(default)]
+    starts_at: String,
+    #[serde(default)]
+    ends_at: String,
+    #[serde(default)]
+    extend_window_secs: String,
+}
+
+/// A field's message, for the error summary at the top of the form.
+#[derive(Debug, Clone)]
+struct FieldError {
+    field: &'static str,
+    message: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/new_auction.html")]
+struct NewAuctionPage {
+    layout: Layout,
+    form: NewAuctionForm,
+    errors: HashMap<&'static str, String>,
+    error_list: Vec<FieldError>,
+    now_text: String,
+    max_title: usize,
+}
+
+impl NewAuctionPage {
+    fn error(&self, field: &str) -> &str {
+        self.errors.get(field).map_or("", String::as_str)
+    }
+
+    fn invalid(&self, field: &str) -> &'static str {
+        if self.errors.contains_key(field) {
+            "true"
+        } else {
+            "false"
+        }
+    }
+}
+
+/// The form's fields in order, with their labels.
+const FIELDS: [(&str, &str); 9] = [
+    ("title", "Title"),
+    ("description", "Description"),
+    ("currency", "Currency"),
+    ("starting_price", "Starting price"),
+    ("reserve_price", "Reserve price"),
+    ("buy_now_price", "Buy-now price"),
+    ("starts_at", "Starts at"),
+    ("ends_at", "Ends at"),
+    ("extend_window_secs", "Soft-close window"),
+];
+
+fn blank_form(now: DateTime<Utc>) -> NewAuctionForm {
+    let ends = now + chrono::Duration::days(1);
+    NewAuctionForm {
+        currency: "EUR".into(),
+        ends_at: time_input(ends),
+        extend_window_secs: DEFAULT_EXTEND_WINDOW_SECS.to_string(),
+        ..NewAuctionForm::default()
+    }
+}
+
+/// `GET /admin/auctions/new`
+pub async fn new_auction_form(ctx: PageCtx) -> Result<HttpResponse, PageError> {
+    ctx.require_admin()?;
+    let now = Utc::now();
+    ctx.page(&NewAuctionPage {
+        layout: ctx.layout("New auction", Section::Admin),
+        form: blank_form(now),
+        errors: HashMap::new(),
+        error_list: Vec::new(),
+        now_text: time_text(now),
+        max_title: MAX_TITLE_CHARS,
+    })
+}
+
+/// A `datetime-local` value (taken as UTC) or an RFC 3339 time.
+fn parse_form_time(text: &str) -> Option<DateTime<Utc>> {
+    let text = text.trim();
+    if let Ok(time) = DateTime::parse_from_rfc3339(text) {
+        return Some(time.with_timezone(&Utc));
+    }
+    [
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%d %H:%M:%S",
+    ]
+    .iter()
+    .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+    .map(|naive| naive.and_utc())
+}
+
+/// Turns the typed form into the API's input, collecting format messages.
+fn parse_new_auction(form: &NewAuctionForm) -> (CreateAuction, Map<String, Value>) {
+    let mut errors = Map::new();
+    let mut amount = |name: &str, text: &str, required: bool| -> Option<i64> {
+        if text.trim().is_empty() {
+            if required {
+                errors.insert(name.into(), "enter an amount like 12.50".into());
+            }
+            return None;
+        }
+        match parse_money(text) {
+            Ok(amount) => Some(amount),
+            Err(why) => {
+                errors.insert(name.into(), why.into());
+                None
+            }
+        }
+    };
+    let starting_price = amount("starting_price", &form.starting_price, true);
+    let reserve_price = amount("reserve_price", &form.reserve_price, false);
+    let buy_now_price = amount("buy_now_price", &form.buy_now_price, false);
+
+    let time_hint = "enter a date and time in UTC, like 2026-11-27 20:00";
+    let starts_at = match form.starts_at.trim() {
+        "" => None,
+        text => match parse_form_time(text) {
+            Some(time) => Some(rfc3339(time)),
+            None => {
+                errors.insert("starts_at".into(), time_hint.into());
+                None
+            }
+        },
+    };
+    let ends_at = match parse_form_time(&form.ends_at) {
+        Some(time) => rfc3339(time),
+        None => {
+            errors.insert("ends_at".into(), time_hint.into());
+            String::new()
+        }
+    };
+    let extend_window_secs = match form.extend_window_secs.trim() {
+        "" => None,
+        text => match text.parse::<i64>() {
+            Ok(secs) => Some(secs),
+            Err(_) => {
+                errors.insert(
+                    "extend_window_secs".into(),
+                    "enter a whole number of seconds".into(),
+                );
+                None
+            }
+        },
+    };
+    let input = CreateAuction {
+        title: form.title.clone(),
+        description: form.description.replace("\r\n", "\n"),
+        currency: form.currency.trim().to_uppercase(),
+        starting_price: starting_price.unwrap_or(0),
+        reserve_price,
+        buy_now_price,
+        starts_at,
+        ends_at,
+        extend_window_secs,
+    };
+    (input, errors)
+}
+
+/// `POST /admin/auctions`: creates (or schedules) an auction.
+pub async fn create(
+    ctx: PageCtx,
+    form: web::Form<NewAuctionForm>,
+) -> Result<HttpResponse, PageError> {
+    ctx.check_csrf(&form.csrf)?;
+    let admin = ctx.require_admin()?;
+    let now = Utc::now();
+    let (input, mut errors) = parse_new_auction(&form);
+    if let Err(fields) = validate_new_auction(&input, now) {
+        for (field, message) in fields {
+            // A format message from the form says more than the API's.
+            errors.entry(field).or_insert(message);
+        }
+    }
+    if errors.is_empty() {
+        match create_auction(&ctx.state, admin, &input).await {
+            Ok(record) => {
+                let flash = Flash::success(format!("Auction “{}” created.", record.title));
+                return Ok(ctx.redirect(&format!("/admin/auctions/{}", record.id), Some(flash)));
+            }
+            Err(error) if error.status() == StatusCode::UNPROCESSABLE_ENTITY => {
+                // Time moved on between the two checks (e.g. the end passed).
+                if let Some(fields) = error.error_object()["fields"].as_object() {
+                    errors.extend(fields.clone());
+                }
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+    let mut by_field = HashMap::new();
+    let mut error_list = Vec::new();
+    for (field, label) in FIELDS {
+        if let Some(message) = errors.get(field) {
+            let text = format!("{label} {}", message.as_str().unwrap_or("is not valid"));
+            let text = sentence(&text);
+            by_field.insert(field, text.clone());
+            error_list.push(FieldError {
+                field,
+                message: text,
+            });
+        }
+    }
+    ctx.page_with_status(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &NewAuctionPage {
+            layout: ctx.layout("New auction", Section::Admin),
+            form: form.into_inner(),
+            errors: by_field,
+            error_list,
+            now_text: time_text(now),
+            max_title: MAX_TITLE_CHARS,
+        },
+    )
+}
+
+/// One row of the admin bid log.
+#[derive(Debug, Clone)]
+struct LogRow {
+    seq: i64,
+    at: String,
+    at_text: String,
+    username: String,
+    alias: String,
+    amount_text: String,
+    is_auto: bool,
+    kind_text: &'static str,
+    max_text: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/auction.html")]
+struct AdminAuctionPage {
+    layout: Layout,
+    a: AuctionRow,
+    description: String,
+    starting_text: String,
+    reserve_text: String,
+    buy_now_text: String,
+    min_next_text: String,
+    extend_text: String,
+    created_text: String,
+    result_text: String,
+    log: Vec<LogRow>,
+}
+
+fn soft_close_text(secs: i64) -> String {
+    match secs {
+        0 => "Off".into(),
+        s if s % 60 == 0 => format!("{} min", s / 60),
+        s => format!("{s} s"),
+    }
+}
+
+/// `GET /admin/auctions/{id}`: details, reserve and the full bid log.
+pub async fn auction(ctx: PageCtx, id: web::Path<String>) -> Result<HttpResponse, PageError> {
+    let admin = ctx.require_admin()?;
+    let record = load_auction(&ctx, &id).await?;
+    let now = Utc::now();
+    let log = ctx.state.store.bid_log(record.id).await?;
+    let currency = &record.currency;
+    let log = log
+        .iter()
+        .rev()
+        .map(|entry| LogRow {
+            seq: entry.seq,
+            at: rfc3339(entry.at),
+            at_text: time_text(entry.at),
+            username: entry.username.clone(),
+            alias: bidder_alias(record.id, entry.user_id),
+            amount_text: money(entry.amount, currency),
+            is_auto: entry.kind == "auto",
+            kind_text: match entry.kind.as_str() {
+                "auto" => "automatic",
+                "buy_now" => "buy now",
+                _ => "bid",
+            },
+            max_text: entry
+                .ceiling
+                .map(|c| money(c, currency))
+                .unwrap_or_default(),
+        })
+        .collect();
+    let rules = &record.auction.rules;
+    let state = &record.auction.state;
+    let row = AuctionRow::of(&record, Some(admin), now);
+    let result_text = match row.status {
+        "cancelled" => "Cancelled by an admin.".to_owned(),
+        "closed" => match state.winner {
+            Some(winner) => format!(
+                "Won by {} at {}.",
+                bidder_alias(record.id, winner),
+                money(state.price, currency)
+            ),
+            None => "Ended without a winner.".to_owned(),
+        },
+        _ => String::new(),
+    };
+    ctx.page(&AdminAuctionPage {
+        layout: ctx.layout(format!("Admin: {}", record.title), Section::Admin),
+        description: record.description.clone(),
+        starting_text: money(rules.starting_price, currency),
+        reserve_text: rules
+            .reserve_price
+            .map_or_else(|| "None".into(), |p| money(p, currency)),
+        buy_now_text: rules
+            .buy_now_price
+            .map_or_else(|| "None".into(), |p| money(p, currency)),
+        min_next_text: money(record.auction.min_next_bid(), currency),
+        extend_text: soft_close_text(rules.extend_window_secs),
+        created_text: time_text(record.created_at),
+        result_text,
+        log,
+        a: row,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "admin/confirm.html")]
+struct ConfirmPage {
+    layout: Layout,
+    id: String,
+    action: &'static str,
+    heading: String,
+    explanation: String,
+    button: &'static str,
+    price_text: String,
+    bids_text: String,
+}
+
+fn action_of(name: &str) -> Result<AdminAction, PageError> {
+    match name {
+        "cancel" => Ok(AdminAction::Cancel),
+        "close" => Ok(AdminAction::Close),
+        _ => Err(PageError::NotFound("page")),
+    }
+}
+
+/// `GET /admin/auctions/{id}/{cancel|close}`: the confirmation step.
+pub async fn confirm_end(
+    ctx: PageCtx,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, PageError> {
+    ctx.require_admin()?;
+    let (id, action_name) = path.into_inner();
+    let action = action_of(&action_name)?;
+    let record = load_auction(&ctx, &id).await?;
+    let back = format!("/admin/auctions/{}", record.id);
+    let status = record.auction.public_status(Utc::now());
+    if matches!(status, PublicStatus::Closed | PublicStatus::Cancelled) {
+        return Ok(ctx.redirect(&back, Some(Flash::error("This auction has already ended."))));
+    }
+    let state = &record.auction.state;
+    let price_text = money(state.price, &record.currency);
+    let (action, heading, explanation, button) = match action {
+        AdminAction::Cancel => (
+            "cancel",
+            format!("Cancel “{}”?", record.title),
+            "Cancelling ends the auction at once with no winner. Bids placed so far are \
+             kept in the log but nobody buys the item. This cannot be undone."
+                .to_owned(),
+            "Yes, cancel the auction",
+        ),
+        AdminAction::Close => (
+            "close",
+            format!("Close “{}” now?", record.title),
+            if state.leader.is_some() {
+                format!(
+                    "Closing ends the auction now, as if its time had run out: the current \
+                     leader wins at {price_text} if the reserve is met. This cannot be undone."
+                )
+            } else {
+                "Closing ends the auction now. It has no bids, so nobody wins. This cannot \
+                 be undone."
+                    .to_owned()
+            },
+            "Yes, close it now",
+        ),
+    };
+    ctx.page(&ConfirmPage {
+        layout: ctx.layout(heading.clone(), Section::Admin),
+        id: record.id.to_string(),
+        action,
+        heading,
+        explanation,
+        button,
+        price_text,
+        bids_text: plural(state.bid_count, "bid"),
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ConfirmForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /admin/auctions/{id}/{cancel|close}`: does it, then back to the detail.
+pub async fn end(
+    ctx: PageCtx,
+    path: web::Path<(String, String)>,
+    form: web::Form<ConfirmForm>,
+) -> Result<HttpResponse, PageError> {
+    ctx.check_csrf(&form.csrf)?;
+    let admin = ctx.require_admin()?;
+    let (id, action_name) = path.into_inner();
+    let action = action_of(&action_name)?;
+    let record = load_auction(&ctx, &id).await?;
+    let back = format!("/admin/auctions/{}", record.id);
+    let flash = match end_auction(&ctx.state, admin, &id, action).await {
+        Ok(_) => Flash::success(match action {
+            AdminAction::Cancel => format!("Auction “{}” cancelled.", record.title),
+            AdminAction::Close => format!("Auction “{}” closed.", record.title),
+        }),
+        Err(error) if error.status() == StatusCode::CONFLICT => {
+            Flash::error("This auction has already ended.")
+        }
+        Err(error) => return Err(error.into()),
+    };
+    Ok(ctx.redirect(&back, Some(flash)))
+}
+
+/// One user in the admin list.
+#[derive(Debug, Clone)]
+struct UserRow {
+    id: String,
+    username: String,
+    role: &'static str,
+    banned: bool,
+    created_text: String,
+    is_self: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin/users.html")]
+struct UsersPage {
+    layout: Layout,
+    users: Vec<UserRow>,
+}
+
+/// `GET /admin/users`
+pub async fn users(ctx: PageCtx) -> Result<HttpResponse, PageError> {
+    let admin = ctx.require_admin()?;
+    let users = ctx.state.store.list_users(1000).await?;
+    let users = users
+        .iter()
+        .map(|user| UserRow {
+            id: user.id.to_string(),
+            username: user.username.clone(),
+            role: user.role.as_str(),
+            banned: user.banned,
+            created_text: time_text(user.created_at),
+            is_self: user.id == admin.id,
+        })
+        .collect();
+    ctx.page(&UsersPage {
+        layout: ctx.layout("Users", Section::Admin),
+        users,
+    })
+}
+
+/// `POST /admin/users/{id}/{ban|unban}`
+pub async fn set_ban(
+    ctx: PageCtx,
+    path: web::Path<(String, String)>,
+    form: web::Form<ConfirmForm>,
+) -> Result<HttpResponse, PageError> {
+    ctx.check_csrf(&form.csrf)?;
+    let admin = ctx.require_admin()?;
+    let (id, action) = path.into_inner();
+    let banned = match action.as_str() {
+        "ban" => true,
+        "unban" => false,
+        _ => return Err(PageError::NotFound("page")),
+    };
+    let flash = match set_banned(&ctx.state, admin, &id, banned).await {
+        Ok(user) if banned => Flash::success(format!(
+            "{} is banned: their bids will be refused.",
+            user.username
+        )),
+        Ok(user) => Flash::success(format!("{} may bid again.", user.username)),
+        Err(error) if error.status() == StatusCode::CONFLICT => {
+            Flash::error("You cannot ban yourself.")
+        }
+        Err(error) => return Err(error.into()),
+    };
+    Ok(ctx.redirect("/admin/users", Some(flash)))
+}
+
+/// One audit log entry.
+#[derive(Debug, Clone)]
+struct AuditRow {
+    at: String,
+    at_text: String,
+    actor: String,
+    action: String,
+    target: String,
+    target_link: String,
+    details: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/audit.html")]
+struct AuditPage {
+    layout: Layout,
+    entries: Vec<AuditRow>,
+}
+
+/// `{"title":"Lamp"}` → `title: Lamp`.
+fn details_text(details: &str) -> String {
+    match serde_json::from_str::<Value>(details) {
+        Ok(Value::Object(map)) => map
+            .iter()
+            .map(|(key, value)| match value {
+                Value::String(text) => format!("{key}: {text}"),
+                other => format!("{key}: {other}"),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        Ok(Value::Null) => String::new(),
+        Ok(other) => other.to_string(),
+        Err(_) => details.to_owned(),
+    }
+}
+
+/// `GET /admin/audit`
+pub async fn audit(ctx: PageCtx) -> Result<HttpResponse, PageError> {
+    ctx.require_admin()?;
+    let store = &ctx.state.store;
+    let entries = store.audit_log(500).await?;
+    let names: HashMap<_, _> = store
+        .list_users(10_000)
+        .await?
+        .into_iter()
+        .map(|user| (user.id, user.username))
+        .collect();
+    let entries = entries
+        .iter()
+        .map(|entry| AuditRow {
+            at: rfc3339(entry.at),
+            at_text: time_text(entry.at),
+            actor: names
+                .get(&entry.actor_id)
+                .cloned()
+                .unwrap_or_else(|| entry.actor_id.to_string()),
+            action: entry.action.clone(),
+            target_link: if entry.action.starts_with("auction.") {
+                format!("/admin/auctions/{}", entry.target)
+            } else {
+                String::new()
+            },
+            target: entry.target.clone(),
+            details: details_text(&entry.details),
+        })
+        .collect();
+    ctx.page(&AuditPage {
+        layout: ctx.layout("Audit log", Section::Admin),
+        entries,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_times_are_utc() {
+        let time = parse_form_time("2026-11-27T20:00").expect("a time");
+        assert_eq!(rfc3339(time), "2026-11-27T20:00:00.000Z");
+        assert!(parse_form_time("2026-11-27T20:00:00+01:00").is_some());
+        assert!(parse_form_time("tomorrow").is_none());
+    }
+
+    #[test]
+    fn typed_form_becomes_api_input_with_format_messages() {
+        let form = NewAuctionForm {
+            title: "Lamp".into(),
+            currency: "eur".into(),
+            starting_price: "12,5".into(),
+            reserve_price: "abc".into(),
+            ends_at: "2030-01-01T10:00".into(),
+            ..NewAuctionForm::default()
+        };
+        let (input, errors) = parse_new_auction(&form);
+        assert_eq!(input.starting_price, 1250);
+        assert_eq!(input.currency, "EUR");
+        assert_eq!(input.ends_at, "2030-01-01T10:00:00.000Z");
+        assert!(errors.contains_key("reserve_price"));
+        assert!(!errors.contains_key("starting_price"));
+    }
+
+    #[test]
+    fn audit_details_read_as_text() {
+        assert_eq!(details_text(r#"{"title":"Lamp"}"#), "title: Lamp");
+        assert_eq!(details_text("{}"), "");
+    }
+}

@@ -1,0 +1,570 @@
+//! Pages for bidders and watchers: `/` (open and upcoming auctions),
+//! `/auctions/{id}` (one auction, live), `POST /auctions/{id}/bid` (the
+//! plain-form bid: a confirmation page, then the bid and a redirect back
+//! with the answer), and `/me/bids` (my auctions and where I stand).
+//!
+//! Every page renders its whole first state here; `static/list.js` and
+//! `static/auction.js` then keep it live over the WebSocket.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::chart::{price_chart, Chart};
+use super::context::PageCtx;
+use super::errors::{sentence, PageError};
+use super::render::{
+    money, money_input, parse_money, remaining_text, status_label, time_text, Flash, Layout,
+    Section,
+};
+use crate::auction::view::{rfc3339, Snapshot};
+use crate::auction::BidCommandKind;
+use crate::domain::alias::bidder_alias;
+use crate::domain::{AuctionId, Money, PublicStatus};
+use crate::http::bids::place;
+use crate::store::{AuctionRecord, StoredAnswer, User};
+
+/// Most auctions per section of the front page.
+const LIST_LIMIT: i64 = 200;
+/// Most bids shown in an auction's history (and chart).
+const HISTORY_LIMIT: i64 = 300;
+
+/// One auction as a row of a list (front page, my bids, admin dashboard).
+#[derive(Debug, Clone)]
+pub struct AuctionRow {
+    pub id: String,
+    pub title: String,
+    pub currency: String,
+    pub status: &'static str,
+    pub status_label: &'static str,
+    pub price: Money,
+    pub price_text: String,
+    pub bid_count: i64,
+    pub leader: String,
+    pub leader_text: String,
+    pub starts_at: String,
+    pub starts_text: String,
+    pub ends_at: String,
+    pub ends_text: String,
+    pub remaining_text: String,
+    /// The viewer's alias in this auction ("" when anonymous).
+    pub my_alias: String,
+    pub reserve_met: bool,
+}
+
+impl AuctionRow {
+    pub fn of(record: &AuctionRecord, viewer: Option<&User>, now: DateTime<Utc>) -> Self {
+        let auction = &record.auction;
+        let status = auction.public_status(now).as_str();
+        let my_alias = viewer
+            .map(|user| bidder_alias(record.id, user.id))
+            .unwrap_or_default();
+        let leader = auction
+            .state
+            .leader
+            .map(|l| bidder_alias(record.id, l.user))
+            .unwrap_or_default();
+        let leader_text = leader_text(&leader, &my_alias);
+        let target = if status == "scheduled" {
+            auction.rules.starts_at
+        } else {
+            auction.state.ends_at
+        };
+        Self {
+            id: record.id.to_string(),
+            title: record.title.clone(),
+            currency: record.currency.clone(),
+            status,
+            status_label: status_label(status),
+            price: auction.state.price,
+            price_text: money(auction.state.price, &record.currency),
+            bid_count: auction.state.bid_count,
+            leader,
+            leader_text,
+            starts_at: rfc3339(auction.rules.starts_at),
+            starts_text: time_text(auction.rules.starts_at),
+            ends_at: rfc3339(auction.state.ends_at),
+            ends_text: time_text(auction.state.ends_at),
+            remaining_text: remaining_text(now, target),
+            my_alias,
+            reserve_met: auction.reserve_met(),
+        }
+    }
+
+    pub fn is_live(&self) -> bool {
+        matches!(self.status, "open" | "scheduled")
+    }
+
+    pub fn bids_text(&self) -> String {
+        plural(self.bid_count, "bid")
+    }
+}
+
+/// `3 bids`, `1 bid`.
+pub fn plural(count: i64, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
+}
+
+/// "you" for the viewer's own alias, "no bids yet" without a leader.
+fn leader_text(leader: &str, my_alias: &str) -> String {
+    if leader.is_empty() {
+        "No bids yet".into()
+    } else if !my_alias.is_empty() && leader == my_alias {
+        "you".into()
+    } else {
+        leader.to_owned()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "index.html")]
+struct IndexPage {
+    layout: Layout,
+    open: Vec<AuctionRow>,
+    upcoming: Vec<AuctionRow>,
+}
+
+/// `GET /`: open and upcoming auctions.
+pub async fn index(ctx: PageCtx) -> Result<HttpResponse, PageError> {
+    let now = Utc::now();
+    let store = &ctx.state.store;
+    let open = store
+        .list_auctions(Some(PublicStatus::Open), now, LIST_LIMIT)
+        .await?;
+    let upcoming = store
+        .list_auctions(Some(PublicStatus::Scheduled), now, LIST_LIMIT)
+        .await?;
+    let viewer = ctx.user.as_ref();
+    ctx.page(&IndexPage {
+        layout: ctx.layout("Auctions", Section::Auctions),
+        open: open
+            .iter()
+            .map(|r| AuctionRow::of(r, viewer, now))
+            .collect(),
+        upcoming: upcoming
+            .iter()
+            .map(|r| AuctionRow::of(r, viewer, now))
+            .collect(),
+    })
+}
+
+/// One row of an auction's bid history.
+#[derive(Debug, Clone)]
+pub struct HistoryRow {
+    pub at: String,
+    pub at_text: String,
+    pub bidder: String,
+    pub is_me: bool,
+    pub amount_text: String,
+    pub is_auto: bool,
+    pub kind_text: &'static str,
+}
+
+fn kind_text(kind: &str) -> &'static str {
+    match kind {
+        "auto" => "automatic",
+        "buy_now" => "buy now",
+        _ => "bid",
+    }
+}
+
+#[derive(Template)]
+#[template(path = "auction.html")]
+struct AuctionPage {
+    layout: Layout,
+    a: Snapshot,
+    snapshot_json: String,
+    points_json: String,
+    my_alias: String,
+    signed_in: bool,
+    banned: bool,
+    price_text: String,
+    min_next_text: String,
+    min_next_input: String,
+    leader_text: String,
+    status_label: &'static str,
+    starts_text: String,
+    ends_text: String,
+    remaining_text: String,
+    bids_text: String,
+    buy_now_text: String,
+    result_text: String,
+    description: Vec<String>,
+    history: Vec<HistoryRow>,
+    history_truncated: bool,
+    chart: Chart,
+    request_id: String,
+    bid_flash: Option<Flash>,
+    login_link: String,
+}
+
+impl AuctionPage {
+    fn is_live(&self) -> bool {
+        matches!(self.a.status, "open" | "scheduled")
+    }
+}
+
+/// Parses an auction id from the path and loads it, or 404.
+pub async fn load_auction(ctx: &PageCtx, id: &str) -> Result<AuctionRecord, PageError> {
+    let id: AuctionId = uuid::Uuid::parse_str(id).map_err(|_| PageError::NotFound("auction"))?;
+    ctx.state
+        .store
+        .auction(id)
+        .await?
+        .ok_or(PageError::NotFound("auction"))
+}
+
+/// The sentence shown when an auction has ended.
+fn result_text(record: &AuctionRecord, status: &str, my_alias: &str) -> String {
+    let auction = &record.auction;
+    let price = money(auction.state.price, &record.currency);
+    match status {
+        "cancelled" => "This auction was cancelled. No one won it.".into(),
+        "closed" => match auction.state.winner {
+            Some(winner) => {
+                let alias = bidder_alias(record.id, winner);
+                if !my_alias.is_empty() && alias == my_alias {
+                    format!("Sold to you for {price}. Congratulations!")
+                } else {
+                    format!("Sold to {alias} for {price}.")
+                }
+            }
+            None if auction.state.bid_count > 0 => {
+                "Ended without a winner: the reserve price was not met.".into()
+            }
+            None => "Ended with no bids.".into(),
+        },
+        _ => String::new(),
+    }
+}
+
+/// A new client-chosen request id for the plain form (retries of the same
+/// form are then answered once).
+fn new_request_id() -> String {
+    format!("form-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// `GET /auctions/{id}`
+pub async fn show(ctx: PageCtx, id: web::Path<String>) -> Result<HttpResponse, PageError> {
+    let record = load_auction(&ctx, &id).await?;
+    let now = Utc::now();
+    let snapshot = Snapshot::of(&record, now);
+    let my_alias = ctx
+        .user
+        .as_ref()
+        .map(|user| bidder_alias(record.id, user.id))
+        .unwrap_or_default();
+
+    let auction = &record.auction;
+    let after = (auction.state.seq - HISTORY_LIMIT).max(0);
+    let events = ctx
+        .state
+        .store
+        .bid_events_after(record.id, after, HISTORY_LIMIT)
+        .await?;
+    let mut points = Vec::with_capacity(events.len());
+    let mut history = Vec::with_capacity(events.len());
+    for event in &events {
+        let (Some(amount), Some(bidder)) = (event.amount, event.bidder) else {
+            continue;
+        };
+        let alias = bidder_alias(record.id, bidder);
+        let kind = event.bid_kind.as_deref().unwrap_or("bid");
+        points.push((event.at, amount));
+        history.push(HistoryRow {
+            at: rfc3339(event.at),
+            at_text: time_text(event.at),
+            is_me: !my_alias.is_empty() && alias == my_alias,
+            bidder: alias,
+            amount_text: money(amount, &record.currency),
+            is_auto: kind == "auto",
+            kind_text: kind_text(kind),
+        });
+    }
+    history.reverse();
+    let history_truncated = after > 0 && (history.len() as i64) < auction.state.bid_count;
+
+    let chart_end = if snapshot.status == "open" {
+        now.min(auction.state.ends_at)
+    } else {
+        auction.state.ends_at.min(now)
+    };
+    let chart = price_chart(
+        &points,
+        auction.rules.starting_price,
+        chart_end,
+        &record.currency,
+    );
+    let points_json = serde_json::to_string(
+        &points
+            .iter()
+            .map(|(at, amount)| (at.timestamp_millis(), *amount))
+            .collect::<Vec<_>>(),
+    )
+    .unwrap_or_else(|_| "[]".into());
+    let snapshot_json = serde_json::to_string(&snapshot).unwrap_or_else(|_| "{}".into());
+
+    let mut layout = ctx.layout(record.title.clone(), Section::Auctions);
+    // A bid's answer belongs next to the bid box, not at the top of the page.
+    let bid_flash = layout.flash.take();
+    let description = record
+        .description
+        .split("\n\n")
+        .map(|p| p.trim().to_owned())
+        .filter(|p| !p.is_empty())
+        .collect();
+    let target = if snapshot.status == "scheduled" {
+        auction.rules.starts_at
+    } else {
+        auction.state.ends_at
+    };
+    let page = AuctionPage {
+        layout,
+        signed_in: ctx.user.is_some(),
+        banned: ctx.user.as_ref().is_some_and(|u| u.banned),
+        price_text: money(snapshot.current_price, &record.currency),
+        min_next_text: money(snapshot.min_next_bid, &record.currency),
+        min_next_input: money_input(snapshot.min_next_bid),
+        leader_text: leader_text(snapshot.leader.as_deref().unwrap_or(""), &my_alias),
+        status_label: status_label(snapshot.status),
+        starts_text: time_text(auction.rules.starts_at),
+        ends_text: time_text(auction.state.ends_at),
+        remaining_text: remaining_text(now, target),
+        bids_text: plural(snapshot.bid_count, "bid"),
+        buy_now_text: auction
+            .rules
+            .buy_now_price
+            .map(|p| money(p, &record.currency))
+            .unwrap_or_default(),
+        result_text: result_text(&record, snapshot.status, &my_alias),
+        description,
+        history,
+        history_truncated,
+        chart,
+        request_id: new_request_id(),
+        bid_flash,
+        login_link: format!("/login?next=/auctions/{}", record.id),
+        snapshot_json,
+        points_json,
+        my_alias,
+        a: snapshot,
+    };
+    ctx.page(&page)
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct BidForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    request_id: String,
+    #[serde(default)]
+    amount: String,
+    #[serde(default)]
+    max_amount: String,
+    #[serde(default)]
+    confirmed: String,
+}
+
+#[derive(Template)]
+#[template(path = "bid_confirm.html")]
+struct BidConfirmPage {
+    layout: Layout,
+    id: String,
+    title: String,
+    request_id: String,
+    amount_input: String,
+    max_input: String,
+    amount_text: String,
+    max_text: String,
+    price_text: String,
+    min_next_text: String,
+    leading_now: bool,
+}
+
+/// `POST /auctions/{id}/bid`: the plain-form bid. Without `confirmed=yes`
+/// it shows what will happen; with it, it places the bid through the same
+/// path as the API and redirects back with the answer.
+pub async fn bid(
+    ctx: PageCtx,
+    id: web::Path<String>,
+    form: web::Form<BidForm>,
+) -> Result<HttpResponse, PageError> {
+    ctx.check_csrf(&form.csrf)?;
+    let user = ctx.require_user()?.clone();
+    let record = load_auction(&ctx, &id).await?;
+    let back = format!("/auctions/{}", record.id);
+    let currency = record.currency.clone();
+
+    let amount = match parse_money(&form.amount) {
+        Ok(amount) => amount,
+        Err(why) => {
+            return Ok(ctx.redirect(&back, Some(Flash::error(format!("Bid amount: {why}.")))));
+        }
+    };
+    let max_amount = match form.max_amount.trim() {
+        "" => None,
+        text => match parse_money(text) {
+            Ok(max) => Some(max),
+            Err(why) => {
+                return Ok(ctx.redirect(&back, Some(Flash::error(format!("Bid up to: {why}.")))));
+            }
+        },
+    };
+    if max_amount.is_some_and(|max| max < amount) {
+        return Ok(ctx.redirect(
+            &back,
+            Some(Flash::error(
+                "Your “bid up to” maximum must be at least your bid.",
+            )),
+        ));
+    }
+    let request_id = if form.request_id.trim().is_empty() {
+        new_request_id()
+    } else {
+        form.request_id.trim().to_owned()
+    };
+
+    if form.confirmed != "yes" {
+        let auction = &record.auction;
+        let my_alias = bidder_alias(record.id, user.id);
+        let leading_now = auction
+            .state
+            .leader
+            .is_some_and(|l| bidder_alias(record.id, l.user) == my_alias);
+        return ctx.page(&BidConfirmPage {
+            layout: ctx.layout("Confirm your bid", Section::Auctions),
+            id: record.id.to_string(),
+            title: record.title.clone(),
+            request_id,
+            amount_input: money_input(amount),
+            max_input: max_amount.map(money_input).unwrap_or_default(),
+            amount_text: money(amount, &currency),
+            max_text: max_amount.map(|m| money(m, &currency)).unwrap_or_default(),
+            price_text: money(auction.state.price, &currency),
+            min_next_text: money(auction.min_next_bid(), &currency),
+            leading_now,
+        });
+    }
+
+    let kind = BidCommandKind::Bid { amount, max_amount };
+    let flash = match place(&ctx.state, &user, record.id, request_id, kind).await {
+        Ok(answer) => describe_answer(&answer, &currency),
+        Err(error) => {
+            let object = error.error_object();
+            let code = object["code"].as_str().unwrap_or_default();
+            Flash::error(describe_rejection(code, &object, &currency))
+        }
+    };
+    Ok(ctx.redirect(&back, Some(flash)))
+}
+
+/// A bid's stored answer in words.
+pub fn describe_answer(answer: &StoredAnswer, currency: &str) -> Flash {
+    let body: Value = serde_json::from_str(&answer.body).unwrap_or(Value::Null);
+    if answer.http_status == 200 {
+        let price = body["current_price"].as_i64().unwrap_or_default();
+        let min = body["min_next_bid"].as_i64().unwrap_or_default();
+        return if body["status"] == "leading" {
+            Flash::success(format!("You are leading at {}.", money(price, currency)))
+        } else {
+            Flash::error(format!(
+                "You were outbid at once: another bidder's maximum is higher. \
+                 The price is now {}; the next bid must be at least {}.",
+                money(price, currency),
+                money(min, currency)
+            ))
+        };
+    }
+    let error = &body["error"];
+    let code = error["code"].as_str().unwrap_or_default();
+    Flash::error(describe_rejection(code, error, currency))
+}
+
+/// A rejection (`{"code","message",...}`) in words.
+pub fn describe_rejection(code: &str, error: &Value, currency: &str) -> String {
+    match code {
+        "below_minimum" => match error["min_next_bid"].as_i64() {
+            Some(min) => format!(
+                "Your bid is below the minimum next bid of {}.",
+                money(min, currency)
+            ),
+            None => "Your bid is below the minimum next bid.".into(),
+        },
+        "auction_not_open" => "This auction is not open for bids.".into(),
+        "already_leading" => {
+            "You are already leading. To bid more now, raise your “bid up to” maximum.".into()
+        }
+        "banned" => "Your account is banned from bidding.".into(),
+        "rate_limited" => "Too many bids in a short time. Wait a moment and try again.".into(),
+        "unavailable" => "The auction could not take your bid just now. Please try again.".into(),
+        "not_found" => "There is no such auction.".into(),
+        _ => sentence(error["message"].as_str().unwrap_or("The bid was refused")),
+    }
+}
+
+/// One of my auctions and where I stand in it.
+#[derive(Debug, Clone)]
+pub struct MyAuction {
+    pub row: AuctionRow,
+    /// `leading`, `outbid`, `won`, `lost` or `cancelled`.
+    pub standing: &'static str,
+    pub standing_text: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "my_bids.html")]
+struct MyBidsPage {
+    layout: Layout,
+    live: Vec<MyAuction>,
+    ended: Vec<MyAuction>,
+}
+
+fn standing(record: &AuctionRecord, user: &User, status: &str) -> (&'static str, &'static str) {
+    let state = &record.auction.state;
+    match status {
+        "cancelled" => ("cancelled", "Cancelled"),
+        "closed" if state.winner == Some(user.id) => ("won", "Won"),
+        "closed" => ("lost", "Lost"),
+        _ if state.leader.is_some_and(|l| l.user == user.id) => ("leading", "Leading"),
+        _ => ("outbid", "Outbid"),
+    }
+}
+
+/// `GET /me/bids`: the auctions I have bid on.
+pub async fn my_bids(ctx: PageCtx) -> Result<HttpResponse, PageError> {
+    let user = ctx.require_user()?;
+    let now = Utc::now();
+    let records = ctx.state.store.auctions_bid_by(user.id).await?;
+    let (mut live, mut ended) = (Vec::new(), Vec::new());
+    for record in &records {
+        let row = AuctionRow::of(record, Some(user), now);
+        let (standing, standing_text) = standing(record, user, row.status);
+        let item = MyAuction {
+            row,
+            standing,
+            standing_text,
+        };
+        if item.row.is_live() {
+            live.push(item);
+        } else {
+            ended.push(item);
+        }
+    }
+    live.sort_by(|a, b| a.row.ends_at.cmp(&b.row.ends_at));
+    ctx.page_with_status(
+        StatusCode::OK,
+        &MyBidsPage {
+            layout: ctx.layout("My bids", Section::MyBids),
+            live,
+            ended,
+        },
+    )
+}

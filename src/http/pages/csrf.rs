@@ -1,0 +1,127 @@
+//! CSRF protection for every form: a double-submit token plus an origin check.
+//!
+//! The token is 32 random bytes kept in its own cookie (`gavel_csrf`,
+//! HttpOnly, SameSite=Lax, Secure under https) and repeated in a hidden
+//! `csrf` field of every form. A POST is accepted only when
+//! - its `Origin` (or, without one, its `Sec-Fetch-Site`) says it comes from
+//!   this site, and
+//! - the field equals the cookie (compared in constant time).
+//!
+//! Another site can neither read the cookie nor set it, so it cannot forge
+//! the field; SameSite=Lax already keeps the session cookie off cross-site
+//! POSTs, and this makes the refusal explicit.
+
+use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
+use actix_web::http::header;
+use actix_web::HttpRequest;
+use base64::Engine as _;
+use rand::RngCore as _;
+
+use super::errors::PageError;
+use crate::http::AppState;
+
+/// The cookie holding the token.
+pub const CSRF_COOKIE: &str = "gavel_csrf";
+/// The form field repeating it.
+pub const CSRF_FIELD: &str = "csrf";
+
+/// A fresh random token (43 URL-safe characters).
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The request's token cookie, when it looks like one of ours.
+pub fn cookie_token(req: &HttpRequest) -> Option<String> {
+    req.cookie(CSRF_COOKIE)
+        .map(|cookie| cookie.value().to_owned())
+        .filter(|value| value.len() == 43 && value.bytes().all(is_token_byte))
+}
+
+fn is_token_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_'
+}
+
+/// The cookie that stores `token`.
+pub fn token_cookie(token: &str, secure: bool) -> Cookie<'static> {
+    Cookie::build(CSRF_COOKIE, token.to_owned())
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(secure)
+        .max_age(CookieDuration::days(14))
+        .finish()
+}
+
+/// Compares two byte strings in time that depends only on their lengths.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut difference = 0u8;
+    for (x, y) in a.iter().zip(b) {
+        difference |= x ^ y;
+    }
+    difference == 0
+}
+
+/// Whether the request says it comes from this site.
+fn same_site_request(req: &HttpRequest, state: &AppState) -> bool {
+    if let Some(origin) = req.headers().get(header::ORIGIN) {
+        return origin
+            .to_str()
+            .is_ok_and(|origin| origin != "null" && state.origin_allowed(origin));
+    }
+    // No Origin (old browsers, some privacy modes): trust the browser's
+    // own statement when it makes one.
+    match req.headers().get("sec-fetch-site").map(|v| v.to_str()) {
+        Some(Ok(site)) => matches!(site, "same-origin" | "none"),
+        Some(Err(_)) => false,
+        None => true,
+    }
+}
+
+/// Checks a POST: same site, and the form's token equals the cookie's.
+pub fn verify(req: &HttpRequest, state: &AppState, form_token: &str) -> Result<(), PageError> {
+    if !same_site_request(req, state) {
+        tracing::warn!(path = %req.path(), "cross-site form POST refused");
+        return Err(PageError::Forbidden(
+            "This form was sent from another site, so it was refused.".into(),
+        ));
+    }
+    let Some(cookie) = cookie_token(req) else {
+        return Err(PageError::Forbidden(
+            "This form has expired. Go back, reload the page and try again.".into(),
+        ));
+    };
+    if form_token.is_empty() || !constant_time_eq(cookie.as_bytes(), form_token.as_bytes()) {
+        tracing::warn!(path = %req.path(), "form POST with a bad CSRF token refused");
+        return Err(PageError::Forbidden(
+            "This form has expired. Go back, reload the page and try again.".into(),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_random_and_cookie_safe() {
+        let a = new_token();
+        let b = new_token();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43);
+        assert!(a.bytes().all(is_token_byte));
+    }
+
+    #[test]
+    fn comparison_needs_equal_bytes() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+        assert!(constant_time_eq(b"", b""));
+    }
+}

@@ -1,0 +1,529 @@
+// The auction page, live: price, leader, minimum next bid, countdown,
+// history and chart follow the WebSocket; the bid box asks for a
+// confirmation that says what will happen, sends the bid over the socket
+// and shows the answer at once. Without a socket, the same form posts.
+(function () {
+  "use strict";
+
+  const Gavel = window.Gavel;
+  const root = document.getElementById("auction");
+  if (!Gavel || !root) return;
+
+  let state;
+  let points;
+  try {
+    state = JSON.parse(root.dataset.auction);
+    points = JSON.parse(root.dataset.points || "[]");
+  } catch (_) {
+    return;
+  }
+  const auctionId = state.id;
+  const currency = state.currency;
+  const myAlias = root.dataset.myAlias || "";
+  const HISTORY_ROWS = 300;
+
+  const $ = function (id) {
+    return document.getElementById(id);
+  };
+  const el = {
+    price: $("price"),
+    leader: $("leader"),
+    count: $("bid-count"),
+    minNext: $("min-next"),
+    minHint: $("min-next-hint"),
+    status: $("status"),
+    countdown: $("countdown"),
+    endsAt: $("ends-at"),
+    reserve: $("reserve-note"),
+    extended: $("extended-note"),
+    result: $("result"),
+    bidBox: $("bid-box"),
+    answer: $("bid-answer"),
+    form: $("bid-form"),
+    amount: $("bid-amount"),
+    max: $("bid-max"),
+    formError: $("bid-form-error"),
+    review: $("bid-review"),
+    notYet: $("bid-not-yet"),
+    confirm: $("bid-confirm"),
+    confirmTitle: $("bid-confirm-title"),
+    confirmText: $("bid-confirm-text"),
+    yes: $("bid-confirm-yes"),
+    no: $("bid-confirm-no"),
+    history: $("history"),
+    historyBody: $("history-body"),
+    historyEmpty: $("history-empty"),
+    chart: $("price-chart"),
+  };
+
+  const STATUS_LABEL = { scheduled: "Starting soon", open: "Open", closed: "Closed", cancelled: "Cancelled" };
+
+  function money(amount) {
+    return Gavel.money(amount, currency);
+  }
+
+  function leaderText(leader) {
+    if (!leader) return "No bids yet";
+    return myAlias && leader === myAlias ? "you" : leader;
+  }
+
+  function isLive() {
+    return state.status === "open" || state.status === "scheduled";
+  }
+
+  function resultText() {
+    if (state.status === "cancelled") return "This auction was cancelled. No one won it.";
+    if (state.status !== "closed") return "";
+    if (state.winner) {
+      return myAlias && state.winner === myAlias
+        ? "Sold to you for " + money(state.current_price) + ". Congratulations!"
+        : "Sold to " + state.winner + " for " + money(state.current_price) + ".";
+    }
+    return state.bid_count > 0
+      ? "Ended without a winner: the reserve price was not met."
+      : "Ended with no bids.";
+  }
+
+  // ---- rendering the state -------------------------------------------------------
+  let amountEdited = false;
+
+  function render() {
+    const priceText = money(state.current_price);
+    if (el.price.textContent !== priceText) {
+      el.price.textContent = priceText; // aria-live="polite" announces it
+      el.price.classList.remove("flash-up");
+      void el.price.offsetWidth;
+      el.price.classList.add("flash-up");
+    }
+    el.leader.textContent = leaderText(state.leader);
+    el.count.textContent = Gavel.plural(state.bid_count, "bid");
+    el.minNext.textContent = money(state.min_next_bid);
+    if (el.minHint) el.minHint.textContent = money(state.min_next_bid);
+    if (el.amount && !amountEdited) el.amount.value = Gavel.moneyInput(state.min_next_bid);
+
+    const countdown = el.countdown;
+    countdown.dataset.endsAt = state.ends_at;
+    countdown.setAttribute("datetime", state.ends_at);
+    if (!isLive() || countdown.dataset.status !== "scheduled") countdown.dataset.status = state.status;
+    Gavel.updateCountdown(countdown, Gavel.serverNow());
+    if (el.endsAt) {
+      el.endsAt.setAttribute("datetime", state.ends_at);
+      el.endsAt.textContent = Gavel.localTime(state.ends_at);
+    }
+
+    const shownStatus = countdown.dataset.status === "scheduled" ? "scheduled" : state.status;
+    el.status.textContent = STATUS_LABEL[shownStatus] || shownStatus;
+    el.status.className = "status-badge status-" + shownStatus;
+    el.reserve.hidden = state.reserve_met || !isLive();
+
+    const result = resultText();
+    el.result.hidden = result === "";
+    if (el.result.textContent !== result) el.result.textContent = result;
+
+    updateBidAvailability();
+  }
+
+  function updateBidAvailability() {
+    if (!el.form) return;
+    const now = Gavel.serverNow();
+    const started = now >= Date.parse(state.starts_at);
+    const ended = !isLive() || now >= Date.parse(state.ends_at);
+    if (!isLive()) {
+      el.form.hidden = true;
+      if (el.confirm) el.confirm.hidden = true;
+    }
+    el.review.disabled = !started || ended;
+    if (el.notYet) el.notYet.hidden = started;
+  }
+
+  // ---- history and chart -------------------------------------------------------------
+  function addHistoryRow(bid) {
+    const row = document.createElement("tr");
+    const mine = myAlias && bid.bidder === myAlias;
+    if (mine) row.classList.add("mine");
+    row.classList.add("new");
+
+    const when = document.createElement("td");
+    const time = document.createElement("time");
+    time.setAttribute("datetime", bid.at);
+    time.dataset.local = "";
+    time.textContent = Gavel.localTime(bid.at);
+    when.appendChild(time);
+
+    const who = document.createElement("td");
+    who.textContent = bid.bidder + (mine ? " (you)" : "");
+    if (bid.kind === "auto") {
+      const tag = document.createElement("span");
+      tag.className = "tag";
+      tag.title = "Placed automatically up to the bidder's maximum";
+      tag.textContent = "automatic";
+      who.appendChild(document.createTextNode(" "));
+      who.appendChild(tag);
+    }
+
+    const amount = document.createElement("td");
+    amount.className = "num";
+    amount.textContent = money(bid.amount);
+
+    row.append(when, who, amount);
+    el.historyBody.insertBefore(row, el.historyBody.firstChild);
+    while (el.historyBody.rows.length > HISTORY_ROWS) el.historyBody.deleteRow(-1);
+    el.history.hidden = false;
+    el.historyEmpty.hidden = true;
+  }
+
+  // Same geometry as src/http/pages/chart.rs.
+  const CHART = { left: 8, right: 592, top: 28, bottom: 172 };
+
+  function drawChart() {
+    const svg = el.chart;
+    if (!svg) return;
+    const line = svg.querySelector(".chart-line");
+    const area = svg.querySelector(".chart-area");
+    const dot = svg.querySelector(".chart-dot");
+    const label = function (name) {
+      return svg.querySelector('[data-label="' + name + '"]');
+    };
+    const desc = svg.querySelector("desc");
+    if (points.length === 0) {
+      svg.classList.add("is-empty");
+      return;
+    }
+    svg.classList.remove("is-empty");
+    const now = Gavel.serverNow();
+    const endsAt = Date.parse(state.ends_at);
+    const first = points[0];
+    const last = points[points.length - 1];
+    const end = Math.max(last[0], state.status === "open" ? Math.min(now, endsAt) : Math.min(endsAt, now));
+    const t0 = first[0];
+    const t1 = Math.max(end, t0 + 1);
+    let low = state.starting_price;
+    let high = state.starting_price;
+    points.forEach(function (p) {
+      low = Math.min(low, p[1]);
+      high = Math.max(high, p[1]);
+    });
+    high = Math.max(high, low);
+    const span = Math.max(high - low, 1);
+    const lowV = low - span * 0.05;
+    const highV = high + span * 0.1;
+    const x = function (t) {
+      return CHART.left + ((t - t0) / (t1 - t0)) * (CHART.right - CHART.left);
+    };
+    const y = function (price) {
+      return CHART.bottom - ((price - lowV) / (highV - lowV)) * (CHART.bottom - CHART.top);
+    };
+    const f = function (v) {
+      return v.toFixed(1);
+    };
+    let d = "M" + f(x(first[0])) + " " + f(y(first[1]));
+    for (let i = 1; i < points.length; i++) {
+      d += " H" + f(x(points[i][0])) + " V" + f(y(points[i][1]));
+    }
+    d += " H" + f(x(end));
+    line.setAttribute("d", d);
+    area.setAttribute("d", d + " V" + f(CHART.bottom) + " H" + f(x(first[0])) + " Z");
+    dot.setAttribute("cx", f(x(end)));
+    dot.setAttribute("cy", f(y(last[1])));
+    label("high").textContent = money(high);
+    label("low").textContent = money(low);
+    const hm = new Intl.DateTimeFormat(document.documentElement.lang || "en", { hour: "2-digit", minute: "2-digit" });
+    label("start").textContent = hm.format(new Date(t0));
+    label("end").textContent = hm.format(new Date(end));
+    desc.textContent =
+      "Price over time: " + Gavel.plural(points.length, "bid") + ", from " + money(first[1]) + " to " + money(last[1]) + ".";
+  }
+
+  // ---- live events -------------------------------------------------------------------
+  function announceExtension(previousEnd) {
+    if (!el.extended) return;
+    el.extended.textContent =
+      "Soft close: a late bid moved the end to " + Gavel.clockTime(state.ends_at) + ".";
+    el.extended.hidden = false;
+    if (previousEnd) el.countdown.classList.add("extended");
+  }
+
+  function applyEvent(frame) {
+    if (frame.seq <= state.seq) return; // seen already (replay overlap)
+    const data = frame.data || {};
+    const previousEnd = state.ends_at;
+    state.seq = frame.seq;
+    ["current_price", "min_next_bid", "bid_count", "leader", "ends_at", "status", "reserve_met"].forEach(function (key) {
+      if (key in data) state[key] = data[key];
+    });
+    if (frame.event === "bid" && data.bid) {
+      addHistoryRow(data.bid);
+      points.push([Date.parse(data.bid.at), data.bid.amount]);
+      if (points.length > HISTORY_ROWS) points.shift();
+    }
+    if (frame.event === "closed") {
+      state.status = "closed";
+      state.winner = data.winner || null;
+    }
+    if (frame.event === "cancelled") state.status = "cancelled";
+    if (frame.event === "extended" || Date.parse(state.ends_at) > Date.parse(previousEnd)) {
+      announceExtension(previousEnd);
+    }
+    live.noteSeq(auctionId, frame.seq);
+    render();
+    drawChart();
+  }
+
+  function applySnapshot(snapshot) {
+    if (snapshot.seq < state.seq) return;
+    const missed = snapshot.seq > state.seq;
+    Object.assign(state, snapshot);
+    live.noteSeq(auctionId, snapshot.seq);
+    render();
+    if (missed) drawChart();
+  }
+
+  // ---- bidding ----------------------------------------------------------------------
+  const pending = new Map(); // request_id → { amount, max, tries, timer }
+  const MAX_TRIES = 4;
+
+  function newRequestId() {
+    const bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return "web-" + Array.from(bytes, function (b) {
+      return b.toString(16).padStart(2, "0");
+    }).join("");
+  }
+
+  function showAnswer(kind, text) {
+    if (!el.answer) return;
+    el.answer.className = "answer answer-" + kind;
+    el.answer.textContent = text;
+  }
+
+  function showFormError(text) {
+    el.formError.textContent = text;
+    el.formError.hidden = !text;
+  }
+
+  function describePlan(amount, max) {
+    const leading = myAlias && state.leader === myAlias;
+    let text = leading ? "You are already leading; only a higher maximum changes anything. " : "";
+    if (max !== null && max > amount) {
+      text +=
+        "You are bidding " + money(amount) + " and let Gavel bid for you up to " + money(max) +
+        ": whenever someone outbids you, Gavel raises your bid by the smallest step, never above your maximum. " +
+        "You pay the final price, not your maximum.";
+    } else {
+      text +=
+        "You are bidding " + money(amount) +
+        ". If nobody has a higher maximum, you lead at that price; if someone does, you are outbid at once and can bid again.";
+    }
+    return text;
+  }
+
+  function describeRejection(error) {
+    switch (error && error.code) {
+      case "below_minimum":
+        return typeof error.min_next_bid === "number"
+          ? "Your bid is below the minimum next bid of " + money(error.min_next_bid) + "."
+          : "Your bid is below the minimum next bid.";
+      case "auction_not_open":
+        return "This auction is not open for bids.";
+      case "already_leading":
+        return "You are already leading. To bid more now, raise your “bid up to” maximum.";
+      case "banned":
+        return "Your account is banned from bidding.";
+      case "rate_limited":
+        return "Too many bids in a short time. Wait a moment and try again.";
+      case "unavailable":
+        return "The auction could not take your bid just now. Please try again.";
+      case "unauthenticated":
+        return "Your session has ended. Log in again to bid.";
+      case "invalid_amount":
+        return "That amount is not valid" + (error.message ? ": " + error.message : ".");
+      default: {
+        const message = (error && error.message) || "The bid was refused";
+        return message.charAt(0).toUpperCase() + message.slice(1) + (/[.!?]$/.test(message) ? "" : ".");
+      }
+    }
+  }
+
+  let planned = null; // { amount, max } while the confirmation is shown
+
+  function readForm() {
+    const amount = Gavel.parseMoney(el.amount.value);
+    if (amount === null) return { error: "Enter your bid as an amount, like " + Gavel.moneyInput(state.min_next_bid) + "." };
+    const maxText = el.max.value.trim();
+    const max = maxText === "" ? null : Gavel.parseMoney(maxText);
+    if (maxText !== "" && max === null) return { error: "Enter your “bid up to” maximum as an amount, like 50.00, or leave it empty." };
+    if (max !== null && max < amount) return { error: "Your “bid up to” maximum must be at least your bid." };
+    if (amount < state.min_next_bid && !(myAlias && state.leader === myAlias && max !== null)) {
+      return { error: "Your bid must be at least " + money(state.min_next_bid) + "." };
+    }
+    return { amount: amount, max: max };
+  }
+
+  function showConfirmation(plan) {
+    planned = plan;
+    el.confirmText.textContent = describePlan(plan.amount, plan.max);
+    el.form.hidden = true;
+    el.confirm.hidden = false;
+    el.confirmTitle.focus();
+  }
+
+  function hideConfirmation(focusAmount) {
+    planned = null;
+    el.confirm.hidden = true;
+    el.form.hidden = !isLive();
+    if (focusAmount && el.amount) el.amount.focus();
+  }
+
+  /** Without a socket, the plain form does the job (and confirms the same way). */
+  function submitPlainForm(requestId, plan) {
+    el.form.elements.namedItem("request_id").value = requestId;
+    el.amount.value = Gavel.moneyInput(plan.amount);
+    el.max.value = plan.max === null ? "" : Gavel.moneyInput(plan.max);
+    const confirmed = document.createElement("input");
+    confirmed.type = "hidden";
+    confirmed.name = "confirmed";
+    confirmed.value = "yes";
+    el.form.appendChild(confirmed);
+    el.form.dataset.plain = "yes";
+    el.form.submit();
+  }
+
+  function sendBid(requestId) {
+    const bid = pending.get(requestId);
+    if (!bid) return false;
+    const frame = { type: "bid", auction_id: auctionId, request_id: requestId, amount: bid.amount };
+    if (bid.max !== null) frame.max_amount = bid.max;
+    bid.tries += 1;
+    clearTimeout(bid.timer);
+    bid.timer = setTimeout(function () {
+      if (pending.has(requestId)) showAnswer("info", "Still waiting for an answer… your bid is safe to resend and will not count twice.");
+    }, 8000);
+    return live.send(frame);
+  }
+
+  function placeBid(plan) {
+    const requestId = newRequestId();
+    hideConfirmation(false);
+    if (!live.isOpen()) {
+      showAnswer("info", "Sending your bid…");
+      submitPlainForm(requestId, plan);
+      return;
+    }
+    pending.set(requestId, { amount: plan.amount, max: plan.max, tries: 0, timer: null });
+    showAnswer("info", "Sending your bid…");
+    sendBid(requestId);
+    amountEdited = false;
+    if (el.max) el.max.value = "";
+  }
+
+  function settle(requestId) {
+    const bid = pending.get(requestId);
+    if (bid) clearTimeout(bid.timer);
+    pending.delete(requestId);
+  }
+
+  function onBidResult(result) {
+    if (!pending.has(result.request_id)) return;
+    settle(result.request_id);
+    if (result.status === "leading") {
+      showAnswer("success", "You are leading at " + money(result.current_price) + ".");
+    } else {
+      showAnswer(
+        "error",
+        "You were outbid at once: another bidder's maximum is higher. The price is now " +
+          money(result.current_price) + "; the next bid must be at least " + money(result.min_next_bid) + "."
+      );
+    }
+  }
+
+  function onBidError(frame) {
+    const bid = pending.get(frame.request_id);
+    if (!bid) return;
+    const code = frame.error && frame.error.code;
+    if (code === "unavailable" && bid.tries < MAX_TRIES) {
+      // Safe: the same request_id is never placed twice.
+      showAnswer("info", "The auction is busy; trying again…");
+      setTimeout(function () {
+        sendBid(frame.request_id);
+      }, 400 * Math.pow(2, bid.tries) * (0.5 + Math.random() / 2));
+      return;
+    }
+    settle(frame.request_id);
+    showAnswer("error", describeRejection(frame.error));
+  }
+
+  if (el.form) {
+    el.amount.addEventListener("input", function () {
+      amountEdited = true;
+      showFormError("");
+    });
+    el.max.addEventListener("input", function () {
+      showFormError("");
+    });
+    el.form.addEventListener("submit", function (event) {
+      if (el.form.dataset.plain === "yes") return; // the fallback post
+      event.preventDefault();
+      const plan = readForm();
+      if (plan.error) {
+        showFormError(plan.error);
+        el.amount.focus();
+        return;
+      }
+      showFormError("");
+      showConfirmation(plan);
+    });
+    el.yes.addEventListener("click", function () {
+      if (planned) placeBid(planned);
+    });
+    el.no.addEventListener("click", function () {
+      hideConfirmation(true);
+    });
+    el.confirm.addEventListener("keydown", function (event) {
+      if (event.key === "Escape") hideConfirmation(true);
+    });
+    el.countdown.addEventListener("gavel:started", function () {
+      render();
+    });
+  }
+
+  // ---- start ------------------------------------------------------------------------
+  const live = new Gavel.Live({
+    onFrame: function (frame) {
+      switch (frame.type) {
+        case "snapshot":
+          if (frame.auction && frame.auction.id === auctionId) applySnapshot(frame.auction);
+          break;
+        case "event":
+          if (frame.auction_id === auctionId) applyEvent(frame);
+          break;
+        case "bid_result":
+          if (frame.result) onBidResult(frame.result);
+          break;
+        case "bid_error":
+          onBidError(frame);
+          break;
+        default:
+          break;
+      }
+    },
+    onOpen: function () {
+      // Bids sent before a disconnect are resent with their request_id:
+      // each is answered once and placed at most once.
+      pending.forEach(function (_, requestId) {
+        sendBid(requestId);
+      });
+    },
+  });
+
+  render();
+  drawChart();
+  setInterval(updateBidAvailability, 1000);
+  setInterval(function () {
+    if (state.status === "open") drawChart();
+  }, 10000);
+  if (isLive()) {
+    // Resume after the state this page was rendered with: nothing is missed.
+    live.subscribe(auctionId, state.seq);
+    live.start();
+  }
+})();

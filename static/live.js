@@ -1,0 +1,353 @@
+// Gavel's live client, shared by every page (no build step, no library).
+//
+// - The clock: countdowns use the server's time, never the browser's alone.
+//   offset = server_time - Date.now() at receipt, from the time the page was
+//   rendered, then refined with GET /api/v1/time (half the round trip).
+// - Money: minor units shown with Intl.NumberFormat in the auction's currency.
+// - Countdowns: every [data-countdown] element, ticking four times a second.
+// - Gavel.Live: one WebSocket (/api/v1/ws) with subscriptions that survive
+//   reconnects. It reconnects with exponential backoff and jitter and
+//   resumes every subscription with after_seq = the last seq it saw.
+(function () {
+  "use strict";
+
+  const Gavel = (window.Gavel = window.Gavel || {});
+
+  // ---- the server's clock -------------------------------------------------
+  let offset = 0;
+  const meta = document.querySelector('meta[name="gavel-server-time"]');
+  if (meta) {
+    const rendered = Date.parse(meta.content);
+    if (!Number.isNaN(rendered)) offset = rendered - Date.now();
+  }
+
+  /** The server's time now, in milliseconds since the epoch. */
+  Gavel.serverNow = function () {
+    return Date.now() + offset;
+  };
+
+  /** Asks the server for its time; keeps the estimate with the best round trip. */
+  let bestRoundTrip = Infinity;
+  Gavel.syncClock = async function () {
+    try {
+      const sent = Date.now();
+      const response = await fetch("/api/v1/time", { cache: "no-store", credentials: "same-origin" });
+      const received = Date.now();
+      if (!response.ok) return;
+      const body = await response.json();
+      const server = Date.parse(body.now);
+      const roundTrip = received - sent;
+      if (Number.isNaN(server)) return;
+      // A stale estimate (older than a minute) is replaced whatever its quality.
+      if (roundTrip <= bestRoundTrip * 1.5 || received - (Gavel._syncedAt || 0) > 60000) {
+        offset = server - (sent + received) / 2;
+        bestRoundTrip = Math.min(bestRoundTrip, roundTrip);
+        Gavel._syncedAt = received;
+      }
+    } catch (_) {
+      // Offline: keep the estimate we have.
+    }
+  };
+
+  // ---- formatting --------------------------------------------------------
+  const lang = document.documentElement.lang || "en";
+  const moneyFormats = new Map();
+
+  /** 12550, "EUR" → "€125.50" (always two decimals: amounts are cents). */
+  Gavel.money = function (amount, currency) {
+    if (!moneyFormats.has(currency)) {
+      let format = null;
+      try {
+        format = new Intl.NumberFormat(lang, {
+          style: "currency",
+          currency: currency,
+          minimumFractionDigits: 2,
+          maximumFractionDigits: 2,
+        });
+      } catch (_) {
+        format = null;
+      }
+      moneyFormats.set(currency, format);
+    }
+    const format = moneyFormats.get(currency);
+    const major = amount / 100;
+    return format ? format.format(major) : currency + " " + major.toFixed(2);
+  };
+
+  /** Minor units as a form value: 12550 → "125.50". */
+  Gavel.moneyInput = function (amount) {
+    return Math.floor(amount / 100) + "." + String(amount % 100).padStart(2, "0");
+  };
+
+  /** "12", "12.5", "12,50", "1 234.00" → minor units, or null. */
+  Gavel.parseMoney = function (text) {
+    const cleaned = String(text).replace(/[\s_]/g, "");
+    const match = /^(\d{0,13})(?:[.,](\d{1,2}))?$/.exec(cleaned);
+    if (!cleaned || !match || (match[1] === "" && match[2] === undefined)) return null;
+    const whole = parseInt(match[1] || "0", 10);
+    const fraction = match[2] === undefined ? 0 : parseInt(match[2].padEnd(2, "0"), 10);
+    const amount = whole * 100 + fraction;
+    return amount >= 1 && amount <= 1e12 ? amount : null;
+  };
+
+  Gavel.plural = function (count, noun) {
+    return count === 1 ? "1 " + noun : count + " " + noun + "s";
+  };
+
+  /** Milliseconds → "2d 4h", "1h 02m", "4m 09s", "9s". */
+  Gavel.remainingText = function (ms) {
+    const secs = Math.max(0, Math.floor(ms / 1000));
+    const d = Math.floor(secs / 86400);
+    const h = Math.floor(secs / 3600) % 24;
+    const m = Math.floor(secs / 60) % 60;
+    const s = secs % 60;
+    const two = (n) => String(n).padStart(2, "0");
+    if (d > 0) return d + "d " + h + "h";
+    if (h > 0) return h + "h " + two(m) + "m";
+    if (m > 0) return m + "m " + two(s) + "s";
+    return s + "s";
+  };
+
+  const timeFormat = new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "short" });
+  const clockFormat = new Intl.DateTimeFormat(lang, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+
+  /** An absolute time in the reader's own time zone. */
+  Gavel.localTime = function (iso) {
+    const t = Date.parse(iso);
+    return Number.isNaN(t) ? iso : timeFormat.format(new Date(t));
+  };
+  Gavel.clockTime = function (iso) {
+    const t = Date.parse(iso);
+    return Number.isNaN(t) ? iso : clockFormat.format(new Date(t));
+  };
+
+  /** Rewrites every <time data-local datetime="…"> in the reader's time zone. */
+  Gavel.localizeTimes = function (root) {
+    (root || document).querySelectorAll("time[data-local]").forEach(function (el) {
+      const text = Gavel.localTime(el.getAttribute("datetime"));
+      if (el.textContent !== text) el.textContent = text;
+    });
+  };
+
+  // ---- countdowns -------------------------------------------------------------
+  /**
+   * Updates one countdown from its data attributes (status, starts-at,
+   * ends-at), by the server's clock. Sets data-remaining-secs for styling
+   * and tests; fires "gavel:started" once when a scheduled auction opens.
+   */
+  Gavel.updateCountdown = function (el, now) {
+    const status = el.dataset.status;
+    const starts = Date.parse(el.dataset.startsAt);
+    const ends = Date.parse(el.dataset.endsAt);
+    let text;
+    let remaining = null;
+    if (status === "cancelled") {
+      text = "Cancelled";
+    } else if (status === "closed") {
+      text = "Ended";
+    } else if (now < starts) {
+      remaining = starts - now;
+      text = "Starts in " + Gavel.remainingText(remaining);
+    } else if (now < ends) {
+      remaining = ends - now;
+      text = "Ends in " + Gavel.remainingText(remaining);
+      if (status === "scheduled") {
+        el.dataset.status = "open";
+        el.dispatchEvent(new CustomEvent("gavel:started", { bubbles: true }));
+      }
+    } else {
+      remaining = 0;
+      text = "Ending…";
+    }
+    if (el.textContent !== text) el.textContent = text;
+    el.dataset.remainingSecs = remaining === null ? "" : String(Math.round(remaining / 1000));
+    el.classList.toggle("soon", remaining !== null && now >= starts && remaining < 60000);
+  };
+
+  function tick() {
+    const now = Gavel.serverNow();
+    document.querySelectorAll("[data-countdown]").forEach(function (el) {
+      Gavel.updateCountdown(el, now);
+    });
+  }
+
+  // ---- the WebSocket ------------------------------------------------------------
+  const STATE_TEXT = {
+    connecting: "Connecting…",
+    live: "Live",
+    reconnecting: "Reconnecting…",
+    offline: "Offline: waiting for the network",
+  };
+
+  /** Shows the connection state in every [data-conn] indicator. */
+  Gavel.showConnection = function (state, detail) {
+    document.querySelectorAll("[data-conn]").forEach(function (el) {
+      el.hidden = false;
+      el.dataset.state = state;
+      const text = el.querySelector(".conn-text");
+      if (text) text.textContent = detail || STATE_TEXT[state] || state;
+      el.title = state === "live" ? "Prices update live" : "Prices may be out of date";
+    });
+  };
+
+  const BACKOFF_BASE_MS = 500;
+  const BACKOFF_CAP_MS = 30000;
+  /** A connection that has stayed up this long resets the backoff. */
+  const STABLE_AFTER_MS = 5000;
+
+  /**
+   * One WebSocket with subscriptions and automatic reconnection.
+   * options.onFrame(frame): every parsed server frame.
+   * options.onOpen(): after (re)connecting and resubscribing.
+   */
+  Gavel.Live = function (options) {
+    this.onFrame = options.onFrame || function () {};
+    this.onOpen = options.onOpen || function () {};
+    this.subscriptions = new Map(); // auction id → last seen seq (null: none yet)
+    this.socket = null;
+    this.attempt = 0;
+    this.retryTimer = null;
+    this.stableTimer = null;
+  };
+
+  Gavel.Live.prototype.start = function () {
+    const live = this;
+    window.addEventListener("online", function () {
+      live.reconnectNow();
+    });
+    window.addEventListener("offline", function () {
+      Gavel.showConnection("offline");
+    });
+    window.addEventListener("pageshow", function (event) {
+      if (event.persisted) {
+        Gavel.syncClock();
+        live.reconnectNow();
+      }
+    });
+    this.connect();
+  };
+
+  /** Subscribes to an auction; `afterSeq` resumes after that event (replay). */
+  Gavel.Live.prototype.subscribe = function (auctionId, afterSeq) {
+    this.subscriptions.set(auctionId, afterSeq === undefined ? null : afterSeq);
+    this.sendSubscribe(auctionId);
+  };
+
+  /** Records the last seq seen of an auction (where a reconnect resumes). */
+  Gavel.Live.prototype.noteSeq = function (auctionId, seq) {
+    const last = this.subscriptions.get(auctionId);
+    if (this.subscriptions.has(auctionId) && (last === null || seq > last)) {
+      this.subscriptions.set(auctionId, seq);
+    }
+  };
+
+  Gavel.Live.prototype.sendSubscribe = function (auctionId) {
+    const seq = this.subscriptions.get(auctionId);
+    const frame = { type: "subscribe", auction_id: auctionId };
+    if (seq !== null && seq !== undefined) frame.after_seq = seq;
+    this.send(frame);
+  };
+
+  Gavel.Live.prototype.isOpen = function () {
+    return !!this.socket && this.socket.readyState === WebSocket.OPEN;
+  };
+
+  /** Sends a frame when connected; false when not (the caller decides). */
+  Gavel.Live.prototype.send = function (frame) {
+    if (!this.isOpen()) return false;
+    this.socket.send(JSON.stringify(frame));
+    return true;
+  };
+
+  Gavel.Live.prototype.connect = function () {
+    const live = this;
+    clearTimeout(this.retryTimer);
+    if (!navigator.onLine) {
+      Gavel.showConnection("offline");
+      return; // the "online" event reconnects
+    }
+    Gavel.showConnection(this.attempt === 0 ? "connecting" : "reconnecting");
+    const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/api/v1/ws";
+    let socket;
+    try {
+      socket = new WebSocket(url);
+    } catch (_) {
+      this.scheduleReconnect();
+      return;
+    }
+    this.socket = socket;
+    socket.onopen = function () {
+      if (live.socket !== socket) return;
+      Gavel.syncClock();
+      live.subscriptions.forEach(function (_, auctionId) {
+        live.sendSubscribe(auctionId);
+      });
+      Gavel.showConnection("live");
+      clearTimeout(live.stableTimer);
+      live.stableTimer = setTimeout(function () {
+        live.attempt = 0;
+      }, STABLE_AFTER_MS);
+      live.onOpen();
+    };
+    socket.onmessage = function (message) {
+      if (live.socket !== socket) return;
+      let frame;
+      try {
+        frame = JSON.parse(message.data);
+      } catch (_) {
+        return;
+      }
+      live.onFrame(frame);
+    };
+    socket.onclose = function () {
+      if (live.socket !== socket) return;
+      live.socket = null;
+      clearTimeout(live.stableTimer);
+      live.scheduleReconnect();
+    };
+    socket.onerror = function () {
+      // A close event follows; reconnecting happens there.
+    };
+  };
+
+  /** Exponential backoff with "equal jitter": half fixed, half random. */
+  Gavel.Live.prototype.scheduleReconnect = function () {
+    const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * Math.pow(2, this.attempt));
+    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
+    this.attempt = Math.min(this.attempt + 1, 16);
+    const seconds = Math.max(1, Math.round(delay / 1000));
+    Gavel.showConnection("reconnecting", "Reconnecting in " + seconds + " s…");
+    const live = this;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(function () {
+      live.connect();
+    }, delay);
+  };
+
+  Gavel.Live.prototype.reconnectNow = function () {
+    if (this.isOpen()) return;
+    if (this.socket) {
+      const old = this.socket;
+      this.socket = null;
+      try {
+        old.close();
+      } catch (_) {
+        // already closing
+      }
+    }
+    this.connect();
+  };
+
+  // ---- start ----------------------------------------------------------------------
+  function start() {
+    Gavel.localizeTimes();
+    tick();
+    setInterval(tick, 250);
+    Gavel.syncClock();
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();

@@ -1,0 +1,14 @@
+//! The web UI, tested as people use it: a real server on a random port and
+//! headless Chromium driven through chromedriver (fantoccini), plus a few
+//! plain-HTTP checks of the pages (no JavaScript, CSRF, error pages).
+//!
+//! Screenshots of the bidder page and the admin dashboard are saved under
+//! `target/screenshots/`. Without Chromium the browser tests skip loudly,
+//! unless `GAVEL_REQUIRE_SERVICES=1`.
+
+mod driver;
+mod helpers;
+
+mod admin;
+mod bidding;
+mod pages;
