@@ -313,6 +313,19 @@ impl AuctionActor {
     }
 }
 
+/// The longest a batch waits on the store before it gives up. A commit cut
+/// off by this may still land: the next batch then finds the row moved on
+/// (fenced) and the actor reloads; retried requests find their answers.
+const STORE_TIMEOUT: Duration = Duration::from_secs(4);
+
+async fn within<T>(
+    work: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    tokio::time::timeout(STORE_TIMEOUT, work)
+        .await
+        .unwrap_or(Err(StoreError::Timeout))
+}
+
 /// Looks up, decides and commits one batch.
 async fn run_batch(
     store: Arc<dyn Store>,
@@ -331,9 +344,9 @@ async fn run_batch(
     }
     let mut lookups = Lookups::default();
     if !keys.is_empty() {
-        lookups.known = store.stored_answers(auction_id, &keys).await?;
+        lookups.known = within(store.stored_answers(auction_id, &keys)).await?;
         let users: Vec<_> = users.into_iter().collect();
-        lookups.banned = store.banned_among(&users).await?;
+        lookups.banned = within(store.banned_among(&users)).await?;
     }
     let expected_seq = auction.state.seq;
     let now = Utc::now();
@@ -349,7 +362,7 @@ async fn run_batch(
             now,
         };
         let started = Instant::now();
-        store.commit_batch(&commit).await?;
+        within(store.commit_batch(&commit)).await?;
         metrics::histogram!("gavel_commit_seconds").record(started.elapsed().as_secs_f64());
     }
     Ok((auction, decided))

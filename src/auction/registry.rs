@@ -29,7 +29,7 @@ use crate::domain::AuctionId;
 use crate::store::{AuctionRecord, Store, StoreError};
 
 /// How long a caller waits for an actor's answer before answering `unavailable`.
-const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(6);
 /// How often a command is re-sent when its actor stopped (or moved) under it.
 const SUBMIT_ATTEMPTS: usize = 3;
 

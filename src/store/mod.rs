@@ -34,6 +34,9 @@ pub enum StoreError {
     /// The database cannot be reached right now; retrying later may work.
     #[error("the database is unavailable")]
     Unavailable(#[source] sqlx::Error),
+    /// The database did not answer in time.
+    #[error("the database did not answer in time")]
+    Timeout,
     /// Anything else: a bug or a broken schema.
     #[error("database error")]
     Database(#[source] sqlx::Error),
@@ -45,7 +48,7 @@ pub enum StoreError {
 impl StoreError {
     /// True when the caller should answer `unavailable` (retry is safe).
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Unavailable(_) | Self::Fenced)
+        matches!(self, Self::Unavailable(_) | Self::Fenced | Self::Timeout)
     }
 }
 
