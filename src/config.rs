@@ -79,6 +79,12 @@ pub struct ServeConfig {
     /// Bucket size of the bid rate limit.
     #[arg(long, env = "GAVEL_BID_BURST", default_value_t = 20)]
     pub bid_burst: u32,
+    /// Logins plus registrations per minute per IP address (0: no limit).
+    #[arg(long, env = "GAVEL_AUTH_RATE_PER_MIN", default_value_t = 30)]
+    pub auth_rate_per_min: u32,
+    /// Open WebSocket plus SSE connections per IP address (0: no limit).
+    #[arg(long, env = "GAVEL_MAX_STREAMS_PER_IP", default_value_t = 1000)]
+    pub max_streams_per_ip: usize,
     /// Most bids decided and committed in one transaction (1 = no group commit).
     #[arg(long, env = "GAVEL_MAX_BATCH", default_value_t = 1024)]
     pub max_batch: usize,

@@ -14,7 +14,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::sync::watch;
 
 use crate::auction::{Registry, RegistryConfig};
-use crate::auth::rate_limit::BidRateLimiter;
+use crate::auth::rate_limit::{AuthRateLimiter, BidRateLimiter, ConnectionLimiter};
 use crate::auth::Accounts;
 use crate::cluster::redis::{RedisCluster, RedisConfig};
 use crate::cluster::{Hub, Publisher};
@@ -127,6 +127,11 @@ impl Application {
             registry,
             hub,
             bid_limiter: BidRateLimiter::new(config.bid_rate_per_sec, config.bid_burst),
+            auth_limiter: AuthRateLimiter::per_minute(
+                config.auth_rate_per_min,
+                config.auth_rate_per_min.max(1),
+            ),
+            stream_limiter: ConnectionLimiter::new(config.max_streams_per_ip),
             secure_cookies: config
                 .secure_cookies
                 .unwrap_or_else(|| origins.iter().all(|o| o.starts_with("https://"))),
@@ -151,6 +156,9 @@ impl Application {
                 .default_service(web::to(not_found))
         })
         .on_connect(bound_send_buffer)
+        // Slow clients: headers must arrive within 10 s of connecting.
+        .client_request_timeout(Duration::from_secs(10))
+        .client_disconnect_timeout(Duration::from_secs(5))
         .listen(listener)?
         .disable_signals()
         .shutdown_timeout(config.shutdown_timeout_secs);

@@ -1,8 +1,13 @@
-//! Per-user bid rate limit: a token bucket per user, in memory.
-//! A rate of 0 turns the limit off (benchmarks).
+//! Abuse limits, in memory, per node:
+//! - [`TokenBuckets`]: a token bucket per key (per-user bids, per-IP logins
+//!   and registrations). A rate of 0 turns a limit off (benchmarks).
+//! - [`ConnectionLimiter`]: concurrent long-lived connections (WebSocket,
+//!   SSE) per IP address, released when the returned guard drops.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::hash::Hash;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::domain::UserId;
@@ -13,28 +18,44 @@ struct Bucket {
     refilled: Instant,
 }
 
+/// A token bucket per key.
 #[derive(Debug)]
-pub struct BidRateLimiter {
+pub struct TokenBuckets<K> {
     rate_per_sec: f64,
     burst: f64,
-    buckets: Mutex<HashMap<UserId, Bucket>>,
+    buckets: Mutex<HashMap<K, Bucket>>,
 }
 
-impl BidRateLimiter {
+/// Per-user bid limit (API.md: `GAVEL_BID_RATE_PER_SEC`, `GAVEL_BID_BURST`).
+pub type BidRateLimiter = TokenBuckets<UserId>;
+
+/// Per-IP limit on logins and registrations.
+pub type AuthRateLimiter = TokenBuckets<IpAddr>;
+
+impl<K: Eq + Hash + Copy> TokenBuckets<K> {
     pub fn new(rate_per_sec: u32, burst: u32) -> Self {
+        Self::with_rate(f64::from(rate_per_sec), burst)
+    }
+
+    /// A limit of `per_minute` with a bucket of `burst`.
+    pub fn per_minute(per_minute: u32, burst: u32) -> Self {
+        Self::with_rate(f64::from(per_minute) / 60.0, burst)
+    }
+
+    fn with_rate(rate_per_sec: f64, burst: u32) -> Self {
         Self {
-            rate_per_sec: f64::from(rate_per_sec),
+            rate_per_sec,
             burst: f64::from(burst.max(1)),
             buckets: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Takes one token for `user`; false when the bucket is empty.
-    pub fn allow(&self, user: UserId) -> bool {
-        self.allow_at(user, Instant::now())
+    /// Takes one token for `key`; false when its bucket is empty.
+    pub fn allow(&self, key: K) -> bool {
+        self.allow_at(key, Instant::now())
     }
 
-    fn allow_at(&self, user: UserId, now: Instant) -> bool {
+    fn allow_at(&self, key: K, now: Instant) -> bool {
         if self.rate_per_sec <= 0.0 {
             return true;
         }
@@ -47,7 +68,7 @@ impl BidRateLimiter {
             let full_after = self.burst / self.rate_per_sec;
             buckets.retain(|_, b| now.duration_since(b.refilled).as_secs_f64() < full_after);
         }
-        let bucket = buckets.entry(user).or_insert(Bucket {
+        let bucket = buckets.entry(key).or_insert(Bucket {
             tokens: self.burst,
             refilled: now,
         });
@@ -59,6 +80,62 @@ impl BidRateLimiter {
             true
         } else {
             false
+        }
+    }
+}
+
+/// Counts open long-lived connections per IP.
+#[derive(Debug)]
+pub struct ConnectionLimiter {
+    max_per_ip: usize,
+    open: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+/// Holds one connection slot until dropped.
+#[derive(Debug)]
+pub struct ConnectionSlot {
+    ip: IpAddr,
+    open: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+impl ConnectionLimiter {
+    /// `max_per_ip == 0` turns the limit off.
+    pub fn new(max_per_ip: usize) -> Self {
+        Self {
+            max_per_ip,
+            open: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// A slot for one more connection from `ip`, or None at the limit.
+    pub fn try_open(&self, ip: IpAddr) -> Option<ConnectionSlot> {
+        let mut open = self
+            .open
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let count = open.entry(ip).or_insert(0);
+        if self.max_per_ip > 0 && *count >= self.max_per_ip {
+            return None;
+        }
+        *count += 1;
+        Some(ConnectionSlot {
+            ip,
+            open: Arc::clone(&self.open),
+        })
+    }
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        let mut open = self
+            .open
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(count) = open.get_mut(&self.ip) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.ip);
+            }
         }
     }
 }
@@ -88,5 +165,30 @@ mod tests {
         let limiter = BidRateLimiter::new(0, 1);
         let user = uuid::Uuid::new_v4();
         assert!((0..1000).all(|_| limiter.allow(user)));
+    }
+
+    #[test]
+    fn per_minute_limits_refill_slowly() {
+        let limiter = AuthRateLimiter::per_minute(60, 2);
+        let ip: IpAddr = "10.1.2.3".parse().expect("an address");
+        let start = Instant::now();
+        assert!(limiter.allow_at(ip, start));
+        assert!(limiter.allow_at(ip, start));
+        assert!(!limiter.allow_at(ip, start + Duration::from_millis(500)));
+        assert!(limiter.allow_at(ip, start + Duration::from_millis(1500)));
+    }
+
+    #[test]
+    fn connection_slots_are_counted_per_ip_and_released() {
+        let limiter = ConnectionLimiter::new(2);
+        let ip: IpAddr = "127.0.0.9".parse().expect("an address");
+        let a = limiter.try_open(ip).expect("first");
+        let _b = limiter.try_open(ip).expect("second");
+        assert!(limiter.try_open(ip).is_none());
+        assert!(limiter
+            .try_open("127.0.0.10".parse().expect("ip"))
+            .is_some());
+        drop(a);
+        assert!(limiter.try_open(ip).is_some());
     }
 }

@@ -135,6 +135,7 @@ pub async fn events(
     if !state.is_accepting() {
         return Err(ApiError::unavailable());
     }
+    let slot = state.open_stream(&req)?;
     let record = load(&state, &id).await?;
     let mailbox = Mailbox::new(DEFAULT_QUEUE_CAPACITY);
     // Subscribe before reading the store, so nothing falls in between.
@@ -167,10 +168,10 @@ pub async fn events(
         replaying,
         done: false,
     };
-    let gauge = SseGauge::new();
-    let body = futures_util::stream::unfold((feed, gauge), |(mut feed, gauge)| async move {
+    let open = (SseGauge::new(), slot);
+    let body = futures_util::stream::unfold((feed, open), |(mut feed, open)| async move {
         let chunk = feed.next_chunk().await?;
-        Some((Ok::<_, Infallible>(chunk), (feed, gauge)))
+        Some((Ok::<_, Infallible>(chunk), (feed, open)))
     });
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")

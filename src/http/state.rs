@@ -6,7 +6,7 @@ use std::sync::Arc;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::auction::Registry;
-use crate::auth::rate_limit::BidRateLimiter;
+use crate::auth::rate_limit::{AuthRateLimiter, BidRateLimiter, ConnectionLimiter};
 use crate::auth::Accounts;
 use crate::cluster::redis::RedisCluster;
 use crate::cluster::Hub;
@@ -18,6 +18,10 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     pub hub: Arc<Hub>,
     pub bid_limiter: BidRateLimiter,
+    /// Logins and registrations per IP.
+    pub auth_limiter: AuthRateLimiter,
+    /// Open WebSocket and SSE connections per IP.
+    pub stream_limiter: ConnectionLimiter,
     /// Allowed `Origin` values (scheme://host[:port]).
     pub origins: Vec<String>,
     pub secure_cookies: bool,
@@ -36,6 +40,27 @@ impl AppState {
     pub fn origin_allowed(&self, origin: &str) -> bool {
         let origin = origin.trim_end_matches('/');
         self.origins.iter().any(|allowed| allowed == origin)
+    }
+
+    /// Takes a long-lived connection slot for the request's peer, or
+    /// answers 429 when that address holds too many already.
+    pub fn open_stream(
+        &self,
+        req: &actix_web::HttpRequest,
+    ) -> Result<Option<crate::auth::rate_limit::ConnectionSlot>, crate::http::ApiError> {
+        let Some(peer) = req.peer_addr() else {
+            return Ok(None);
+        };
+        self.stream_limiter
+            .try_open(peer.ip())
+            .map(Some)
+            .ok_or_else(|| {
+                crate::http::ApiError::new(
+                    actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    "too many open connections from your address",
+                )
+            })
     }
 
     pub fn is_accepting(&self) -> bool {

@@ -63,6 +63,7 @@ pub async fn connect(
     if !state.is_accepting() {
         return Err(ApiError::unavailable());
     }
+    let slot = state.open_stream(&req)?;
     // A dead or missing token makes an anonymous socket, which may watch.
     let user = resolve_user(&req).await.ok().flatten();
     let (response, session, stream) = actix_ws::handle(&req, body)
@@ -78,6 +79,7 @@ pub async fn connect(
         mailbox: Mailbox::new(DEFAULT_QUEUE_CAPACITY),
         subscriptions: HashMap::new(),
         bids_in_flight: 0,
+        _slot: slot,
     };
     actix_web::rt::spawn(connection.run(stream));
     Ok(response)
@@ -95,6 +97,7 @@ struct Connection {
     mailbox: Mailbox,
     subscriptions: HashMap<AuctionId, Subscription>,
     bids_in_flight: usize,
+    _slot: Option<crate::auth::rate_limit::ConnectionSlot>,
 }
 
 /// Why the loop ended: how to close.
