@@ -1,6 +1,7 @@
 //! Integration tests: a real server on a random port, real HTTP, WebSocket
 //! and SSE clients, real SQLite files and real PostgreSQL databases.
 
+mod clients;
 mod helpers;
 
 mod accounts;
@@ -10,3 +11,5 @@ mod concurrency;
 mod errors;
 mod flow;
 mod idempotency;
+mod live;
+mod ops;
