@@ -87,13 +87,17 @@
   // ---- rendering the state -------------------------------------------------------
   let amountEdited = false;
 
+  let rendered = false;
+
   function render() {
     const priceText = money(state.current_price);
     if (el.price.textContent !== priceText) {
       el.price.textContent = priceText; // aria-live="polite" announces it
-      el.price.classList.remove("flash-up");
-      void el.price.offsetWidth;
-      el.price.classList.add("flash-up");
+      if (rendered) {
+        el.price.classList.remove("flash-up");
+        void el.price.offsetWidth;
+        el.price.classList.add("flash-up");
+      }
     }
     el.leader.textContent = leaderText(state.leader);
     el.count.textContent = Gavel.plural(state.bid_count, "bid");
@@ -121,6 +125,7 @@
     if (el.result.textContent !== result) el.result.textContent = result;
 
     updateBidAvailability();
+    rendered = true;
   }
 
   function updateBidAvailability() {
@@ -146,8 +151,9 @@
     const when = document.createElement("td");
     const time = document.createElement("time");
     time.setAttribute("datetime", bid.at);
-    time.dataset.local = "";
-    time.textContent = Gavel.localTime(bid.at);
+    time.dataset.local = "bid";
+    time.title = Gavel.localTime(bid.at);
+    time.textContent = Gavel.bidTime(bid.at);
     when.appendChild(time);
 
     const who = document.createElement("td");

@@ -23,16 +23,6 @@
     });
   });
 
-  // Prices were rendered by the server as "EUR 12.50"; show them like
-  // every live update will.
-  byId.forEach(function (elements) {
-    elements.forEach(function (el) {
-      const price = el.querySelector('[data-field="price"]');
-      const amount = price && Gavel.parseMoney(price.textContent.replace(/^[A-Z]{3}\s*/, "").replace(/,/g, ""));
-      if (price && amount !== null) price.textContent = Gavel.money(amount, el.dataset.currency);
-    });
-  });
-
   if (watched.length === 0) return;
 
   const seen = new Map(); // id → highest seq applied
@@ -54,11 +44,16 @@
       const priceText = Gavel.money(data.current_price, currency);
       if (priceEl && priceEl.textContent !== priceText) {
         priceEl.textContent = priceText;
+        priceEl.dataset.amount = String(data.current_price);
         priceEl.classList.remove("flash-up");
         void priceEl.offsetWidth; // restart the animation
         priceEl.classList.add("flash-up");
       }
       setText(el, "bids", String(data.bid_count));
+      el.querySelectorAll('[data-field="min-next"]').forEach(function (minNext) {
+        minNext.dataset.amount = String(data.min_next_bid);
+        minNext.textContent = Gavel.money(data.min_next_bid, currency);
+      });
       setText(el, "bids-text", Gavel.plural(data.bid_count, "bid"));
       setText(el, "leader", data.leader || "—");
       setText(el, "reserve", data.reserve_met ? "met" : "not met");

@@ -121,11 +121,32 @@
     return Number.isNaN(t) ? iso : clockFormat.format(new Date(t));
   };
 
-  /** Rewrites every <time data-local datetime="…"> in the reader's time zone. */
-  Gavel.localizeTimes = function (root) {
-    (root || document).querySelectorAll("time[data-local]").forEach(function (el) {
-      const text = Gavel.localTime(el.getAttribute("datetime"));
+  /** A bid's time: with seconds, and with the date only when not today. */
+  Gavel.bidTime = function (iso) {
+    const t = Date.parse(iso);
+    if (Number.isNaN(t)) return iso;
+    const when = new Date(t);
+    return when.toDateString() === new Date(Gavel.serverNow()).toDateString()
+      ? clockFormat.format(when)
+      : timeFormat.format(when);
+  };
+
+  /**
+   * Rewrites every <time data-local datetime="…"> in the reader's time zone
+   * (data-local="bid": to the second), and every [data-amount][data-currency]
+   * in the reader's money format, so server text and live text agree.
+   */
+  Gavel.localize = function (root) {
+    const scope = root || document;
+    scope.querySelectorAll("time[data-local]").forEach(function (el) {
+      const iso = el.getAttribute("datetime");
+      const text = el.dataset.local === "bid" ? Gavel.bidTime(iso) : Gavel.localTime(iso);
       if (el.textContent !== text) el.textContent = text;
+      if (!el.title) el.title = Gavel.localTime(iso);
+    });
+    scope.querySelectorAll("[data-amount][data-currency]").forEach(function (el) {
+      const amount = Number(el.dataset.amount);
+      if (Number.isFinite(amount)) el.textContent = Gavel.money(amount, el.dataset.currency);
     });
   };
 
@@ -340,7 +361,7 @@
 
   // ---- start ----------------------------------------------------------------------
   function start() {
-    Gavel.localizeTimes();
+    Gavel.localize();
     tick();
     setInterval(tick, 250);
     Gavel.syncClock();

@@ -36,7 +36,7 @@ async fn an_admin_creates_an_auction_through_the_form_and_cancels_one_after_conf
     browser.find("#new-auction-form").await;
     browser.fill("#title", "   ").await;
     browser.fill("#starting_price", "twelve").await;
-    browser.fill("#currency", "euro").await;
+    browser.fill("#currency", "EU").await;
     browser.click("#new-auction-form button[type=submit]").await;
     let title_error = browser.text("#title-error").await;
     assert!(
@@ -62,6 +62,7 @@ async fn an_admin_creates_an_auction_through_the_form_and_cancels_one_after_conf
         Some("true".into())
     );
     assert!(browser.text("#error-summary").await.contains("3 fields"));
+    browser.screenshot("admin-new-auction-errors").await;
 
     // Fixed, it creates the auction.
     browser.fill("#title", "Walnut writing desk").await;
@@ -93,6 +94,7 @@ async fn an_admin_creates_an_auction_through_the_form_and_cancels_one_after_conf
     browser.click("#cancel-link").await;
     let heading = browser.text("h1").await;
     assert_eq!(heading, "Cancel “Chipped teapot”?");
+    browser.screenshot("admin-confirm-cancel").await;
     assert_eq!(
         app.snapshot(&doomed).await["status"],
         "open",
@@ -110,9 +112,11 @@ async fn an_admin_creates_an_auction_through_the_form_and_cancels_one_after_conf
         .goto(&app.url(&format!("/admin/auctions/{busy}")))
         .await;
     assert!(browser.text("#bid-log").await.contains("gus"));
+    browser.screenshot("admin-auction-detail").await;
 
     // Users: ban, then unban.
     browser.goto(&app.url("/admin/users")).await;
+    browser.screenshot("admin-users").await;
     browser.click("form[action$='/ban'] button").await;
     browser
         .wait_for_text(".flash", "the ban", |t| t.contains("gus is banned"))
@@ -128,11 +132,14 @@ async fn an_admin_creates_an_auction_through_the_form_and_cancels_one_after_conf
     for action in ["auction.create", "auction.cancel", "user.ban", "user.unban"] {
         assert!(audit.contains(action), "{action} in {audit}");
     }
+    browser.screenshot("admin-audit").await;
 
     // The dashboard, live.
     browser.goto(&app.url("/admin")).await;
     wait_live(&browser).await;
-    app.bid(&gus, &busy, 4500).await;
+    app.register("hank").await;
+    let hank = app.token("hank", PASSWORD).await;
+    app.bid(&hank, &busy, 4500).await;
     browser
         .wait_for_text(
             &format!("[data-live-auction='{busy}'] [data-field='bids']"),

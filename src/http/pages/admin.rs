@@ -17,7 +17,9 @@ use serde_json::{Map, Value};
 use super::bidder::{load_auction, plural, AuctionRow};
 use super::context::PageCtx;
 use super::errors::{sentence, PageError};
-use super::render::{money, parse_money, time_input, time_text, Flash, Layout, Section};
+use super::render::{
+    money, parse_money, precise_time_text, time_input, time_text, Flash, Layout, Section,
+};
 use crate::auction::view::rfc3339;
 use crate::auction::AdminAction;
 use crate::domain::alias::bidder_alias;
@@ -212,14 +214,14 @@ fn parse_new_auction(form: &NewAuctionForm) -> (CreateAuction, Map<String, Value
     let mut amount = |name: &str, text: &str, required: bool| -> Option<i64> {
         if text.trim().is_empty() {
             if required {
-                errors.insert(name.into(), "enter an amount like 12.50".into());
+                errors.insert(name.into(), "is required: an amount like 12.50".into());
             }
             return None;
         }
         match parse_money(text) {
             Ok(amount) => Some(amount),
-            Err(why) => {
-                errors.insert(name.into(), why.into());
+            Err(_) => {
+                errors.insert(name.into(), "must be an amount like 12.50".into());
                 None
             }
         }
@@ -228,7 +230,7 @@ fn parse_new_auction(form: &NewAuctionForm) -> (CreateAuction, Map<String, Value
     let reserve_price = amount("reserve_price", &form.reserve_price, false);
     let buy_now_price = amount("buy_now_price", &form.buy_now_price, false);
 
-    let time_hint = "enter a date and time in UTC, like 2026-11-27 20:00";
+    let time_hint = "must be a date and time in UTC, like 2026-11-27 20:00";
     let starts_at = match form.starts_at.trim() {
         "" => None,
         text => match parse_form_time(text) {
@@ -253,7 +255,7 @@ fn parse_new_auction(form: &NewAuctionForm) -> (CreateAuction, Map<String, Value
             Err(_) => {
                 errors.insert(
                     "extend_window_secs".into(),
-                    "enter a whole number of seconds".into(),
+                    "must be a whole number of seconds".into(),
                 );
                 None
             }
@@ -333,6 +335,8 @@ pub async fn create(
 #[derive(Debug, Clone)]
 struct LogRow {
     seq: i64,
+    amount: i64,
+    max: i64,
     at: String,
     at_text: String,
     username: String,
@@ -348,12 +352,17 @@ struct LogRow {
 struct AdminAuctionPage {
     layout: Layout,
     a: AuctionRow,
+    starting_price: i64,
+    reserve_price: i64,
+    buy_now_price: i64,
+    min_next_bid: i64,
     description: String,
     starting_text: String,
     reserve_text: String,
     buy_now_text: String,
     min_next_text: String,
     extend_text: String,
+    created_at: String,
     created_text: String,
     result_text: String,
     log: Vec<LogRow>,
@@ -379,8 +388,10 @@ pub async fn auction(ctx: PageCtx, id: web::Path<String>) -> Result<HttpResponse
         .rev()
         .map(|entry| LogRow {
             seq: entry.seq,
+            amount: entry.amount,
+            max: entry.ceiling.unwrap_or(0),
             at: rfc3339(entry.at),
-            at_text: time_text(entry.at),
+            at_text: precise_time_text(entry.at),
             username: entry.username.clone(),
             alias: bidder_alias(record.id, entry.user_id),
             amount_text: money(entry.amount, currency),
@@ -413,6 +424,10 @@ pub async fn auction(ctx: PageCtx, id: web::Path<String>) -> Result<HttpResponse
     };
     ctx.page(&AdminAuctionPage {
         layout: ctx.layout(format!("Admin: {}", record.title), Section::Admin),
+        starting_price: rules.starting_price,
+        reserve_price: rules.reserve_price.unwrap_or(0),
+        buy_now_price: rules.buy_now_price.unwrap_or(0),
+        min_next_bid: record.auction.min_next_bid(),
         description: record.description.clone(),
         starting_text: money(rules.starting_price, currency),
         reserve_text: rules
@@ -423,6 +438,7 @@ pub async fn auction(ctx: PageCtx, id: web::Path<String>) -> Result<HttpResponse
             .map_or_else(|| "None".into(), |p| money(p, currency)),
         min_next_text: money(record.auction.min_next_bid(), currency),
         extend_text: soft_close_text(rules.extend_window_secs),
+        created_at: rfc3339(record.created_at),
         created_text: time_text(record.created_at),
         result_text,
         log,
@@ -439,6 +455,8 @@ struct ConfirmPage {
     heading: String,
     explanation: String,
     button: &'static str,
+    currency: String,
+    price: i64,
     price_text: String,
     bids_text: String,
 }
@@ -499,6 +517,8 @@ pub async fn confirm_end(
         heading,
         explanation,
         button,
+        currency: record.currency.clone(),
+        price: state.price,
         price_text,
         bids_text: plural(state.bid_count, "bid"),
     })
@@ -542,6 +562,7 @@ struct UserRow {
     username: String,
     role: &'static str,
     banned: bool,
+    created_at: String,
     created_text: String,
     is_self: bool,
 }
@@ -564,6 +585,7 @@ pub async fn users(ctx: PageCtx) -> Result<HttpResponse, PageError> {
             username: user.username.clone(),
             role: user.role.as_str(),
             banned: user.banned,
+            created_at: rfc3339(user.created_at),
             created_text: time_text(user.created_at),
             is_self: user.id == admin.id,
         })

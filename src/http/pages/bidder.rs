@@ -17,8 +17,8 @@ use super::chart::{price_chart, Chart};
 use super::context::PageCtx;
 use super::errors::{sentence, PageError};
 use super::render::{
-    money, money_input, parse_money, remaining_text, status_label, time_text, Flash, Layout,
-    Section,
+    money, money_input, parse_money, precise_time_text, remaining_text, status_label, time_text,
+    Flash, Layout, Section,
 };
 use crate::auction::view::{rfc3339, Snapshot};
 use crate::auction::BidCommandKind;
@@ -53,6 +53,7 @@ pub struct AuctionRow {
     /// The viewer's alias in this auction ("" when anonymous).
     pub my_alias: String,
     pub reserve_met: bool,
+    pub has_reserve: bool,
 }
 
 impl AuctionRow {
@@ -91,6 +92,7 @@ impl AuctionRow {
             remaining_text: remaining_text(now, target),
             my_alias,
             reserve_met: auction.reserve_met(),
+            has_reserve: auction.rules.reserve_price.is_some(),
         }
     }
 
@@ -158,6 +160,7 @@ pub async fn index(ctx: PageCtx) -> Result<HttpResponse, PageError> {
 /// One row of an auction's bid history.
 #[derive(Debug, Clone)]
 pub struct HistoryRow {
+    pub amount: Money,
     pub at: String,
     pub at_text: String,
     pub bidder: String,
@@ -279,8 +282,9 @@ pub async fn show(ctx: PageCtx, id: web::Path<String>) -> Result<HttpResponse, P
         let kind = event.bid_kind.as_deref().unwrap_or("bid");
         points.push((event.at, amount));
         history.push(HistoryRow {
+            amount,
             at: rfc3339(event.at),
-            at_text: time_text(event.at),
+            at_text: precise_time_text(event.at),
             is_me: !my_alias.is_empty() && alias == my_alias,
             bidder: alias,
             amount_text: money(amount, &record.currency),
@@ -313,7 +317,11 @@ pub async fn show(ctx: PageCtx, id: web::Path<String>) -> Result<HttpResponse, P
 
     let mut layout = ctx.layout(record.title.clone(), Section::Auctions);
     // A bid's answer belongs next to the bid box, not at the top of the page.
-    let bid_flash = layout.flash.take();
+    let bid_flash = if layout.flash.as_ref().is_some_and(|f| f.bid) {
+        layout.flash.take()
+    } else {
+        None
+    };
     let description = record
         .description
         .split("\n\n")
@@ -377,6 +385,11 @@ pub struct BidForm {
 #[template(path = "bid_confirm.html")]
 struct BidConfirmPage {
     layout: Layout,
+    currency: String,
+    amount: Money,
+    max: Money,
+    price: Money,
+    min_next: Money,
     id: String,
     title: String,
     request_id: String,
@@ -406,7 +419,8 @@ pub async fn bid(
     let amount = match parse_money(&form.amount) {
         Ok(amount) => amount,
         Err(why) => {
-            return Ok(ctx.redirect(&back, Some(Flash::error(format!("Bid amount: {why}.")))));
+            let flash = Flash::error(format!("Bid amount: {why}.")).for_bid();
+            return Ok(ctx.redirect(&back, Some(flash)));
         }
     };
     let max_amount = match form.max_amount.trim() {
@@ -414,16 +428,15 @@ pub async fn bid(
         text => match parse_money(text) {
             Ok(max) => Some(max),
             Err(why) => {
-                return Ok(ctx.redirect(&back, Some(Flash::error(format!("Bid up to: {why}.")))));
+                let flash = Flash::error(format!("Bid up to: {why}.")).for_bid();
+                return Ok(ctx.redirect(&back, Some(flash)));
             }
         },
     };
     if max_amount.is_some_and(|max| max < amount) {
         return Ok(ctx.redirect(
             &back,
-            Some(Flash::error(
-                "Your “bid up to” maximum must be at least your bid.",
-            )),
+            Some(Flash::error("Your “bid up to” maximum must be at least your bid.").for_bid()),
         ));
     }
     let request_id = if form.request_id.trim().is_empty() {
@@ -441,6 +454,11 @@ pub async fn bid(
             .is_some_and(|l| bidder_alias(record.id, l.user) == my_alias);
         return ctx.page(&BidConfirmPage {
             layout: ctx.layout("Confirm your bid", Section::Auctions),
+            currency: currency.clone(),
+            amount,
+            max: max_amount.unwrap_or(0),
+            price: auction.state.price,
+            min_next: auction.min_next_bid(),
             id: record.id.to_string(),
             title: record.title.clone(),
             request_id,
@@ -463,7 +481,7 @@ pub async fn bid(
             Flash::error(describe_rejection(code, &object, &currency))
         }
     };
-    Ok(ctx.redirect(&back, Some(flash)))
+    Ok(ctx.redirect(&back, Some(flash.for_bid())))
 }
 
 /// A bid's stored answer in words.

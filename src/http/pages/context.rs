@@ -171,7 +171,12 @@ pub fn removal(name: &'static str, secure: bool) -> Cookie<'static> {
 }
 
 fn flash_cookie(flash: &Flash, secure: bool) -> Cookie<'static> {
-    let raw = format!("{}:{}", flash.kind, flash.text);
+    let kind = if flash.bid {
+        format!("bid-{}", flash.kind)
+    } else {
+        flash.kind.to_owned()
+    };
+    let raw = format!("{kind}:{}", flash.text);
     let value = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw.as_bytes());
     Cookie::build(FLASH_COOKIE, value)
         .path("/")
@@ -188,6 +193,10 @@ fn decode_flash(value: &str) -> Option<Flash> {
         .ok()?;
     let text = String::from_utf8(bytes).ok()?;
     let (kind, text) = text.split_once(':')?;
+    let (bid, kind) = match kind.strip_prefix("bid-") {
+        Some(kind) => (true, kind),
+        None => (false, kind),
+    };
     let kind = match kind {
         "success" => "success",
         "info" => "info",
@@ -198,6 +207,7 @@ fn decode_flash(value: &str) -> Option<Flash> {
     Some(Flash {
         kind,
         text: text.trim().to_owned(),
+        bid,
     })
     .filter(|flash| !flash.text.is_empty())
 }
@@ -210,7 +220,9 @@ mod tests {
     fn flash_survives_its_cookie() {
         let flash = Flash::success("You are leading at EUR 12.50; “quotes” & <tags>");
         let cookie = flash_cookie(&flash, false);
-        assert_eq!(decode_flash(cookie.value()), Some(flash));
+        assert_eq!(decode_flash(cookie.value()), Some(flash.clone()));
+        let bid = flash.for_bid();
+        assert_eq!(decode_flash(flash_cookie(&bid, false).value()), Some(bid));
         assert_eq!(decode_flash("not base64!"), None);
     }
 }

@@ -72,6 +72,12 @@ pub fn sentence(text: &str) -> String {
     out
 }
 
+impl From<crate::store::StoreError> for PageError {
+    fn from(error: crate::store::StoreError) -> Self {
+        ApiError::from(error).into()
+    }
+}
+
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage {
@@ -188,11 +194,5 @@ mod tests {
         assert_eq!(sentence("the auction has ended"), "The auction has ended.");
         assert_eq!(sentence("Done!"), "Done!");
         assert_eq!(sentence(""), "");
-    }
-}
-
-impl From<crate::store::StoreError> for PageError {
-    fn from(error: crate::store::StoreError) -> Self {
-        ApiError::from(error).into()
     }
 }

@@ -29,7 +29,7 @@ pub fn money(amount: Money, currency: &str) -> String {
     let digits = major.to_string();
     let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(ch);
@@ -87,6 +87,11 @@ pub fn parse_money(text: &str) -> Result<Money, &'static str> {
 /// `27 Nov 2026, 20:31 UTC`: what pages show before JavaScript localises it.
 pub fn time_text(time: DateTime<Utc>) -> String {
     time.format("%-d %b %Y, %H:%M UTC").to_string()
+}
+
+/// `27 Nov 2026, 20:31:05 UTC`: bid times, where seconds matter.
+pub fn precise_time_text(time: DateTime<Utc>) -> String {
+    time.format("%-d %b %Y, %H:%M:%S UTC").to_string()
 }
 
 /// `2026-11-27T20:31` in UTC: the value of a `datetime-local` field.
@@ -152,6 +157,8 @@ pub struct Flash {
     /// `success`, `info` or `error` (a CSS class).
     pub kind: &'static str,
     pub text: String,
+    /// The answer to a bid: shown in the bid box, not at the top of the page.
+    pub bid: bool,
 }
 
 impl Flash {
@@ -159,6 +166,7 @@ impl Flash {
         Self {
             kind: "success",
             text: text.into(),
+            bid: false,
         }
     }
 
@@ -166,6 +174,7 @@ impl Flash {
         Self {
             kind: "info",
             text: text.into(),
+            bid: false,
         }
     }
 
@@ -173,7 +182,14 @@ impl Flash {
         Self {
             kind: "error",
             text: text.into(),
+            bid: false,
         }
+    }
+
+    /// Marks this message as the answer to a bid.
+    pub fn for_bid(mut self) -> Self {
+        self.bid = true;
+        self
     }
 }
 
