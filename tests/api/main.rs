@@ -12,4 +12,5 @@ mod errors;
 mod flow;
 mod idempotency;
 mod live;
+mod load_tool;
 mod ops;
