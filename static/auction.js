@@ -108,7 +108,9 @@
     const countdown = el.countdown;
     countdown.dataset.endsAt = state.ends_at;
     countdown.setAttribute("datetime", state.ends_at);
-    if (!isLive() || countdown.dataset.status !== "scheduled") countdown.dataset.status = state.status;
+    // While live, the clock moves a countdown from scheduled to open; the
+    // state only overrides it when the server says the auction opened or ended.
+    if (!isLive() || state.status === "open") countdown.dataset.status = state.status;
     Gavel.updateCountdown(countdown, Gavel.serverNow());
     if (el.endsAt) {
       el.endsAt.setAttribute("datetime", state.ends_at);
@@ -487,10 +489,11 @@
     el.confirm.addEventListener("keydown", function (event) {
       if (event.key === "Escape") hideConfirmation(true);
     });
-    el.countdown.addEventListener("gavel:started", function () {
-      render();
-    });
   }
+  el.countdown.addEventListener("gavel:started", function () {
+    if (state.status === "scheduled") state.status = "open";
+    render();
+  });
 
   // ---- start ------------------------------------------------------------------------
   const live = new Gavel.Live({
@@ -520,6 +523,9 @@
       });
     },
   });
+
+  // The page's connection, for the browser console and the browser tests.
+  Gavel.live = live;
 
   render();
   drawChart();

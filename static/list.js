@@ -74,9 +74,7 @@
         countdown.dataset.endsAt = data.ends_at;
         if (data.starts_at) countdown.dataset.startsAt = data.starts_at;
         // The clock decides between scheduled and open; events only end auctions.
-        if (data.status === "closed" || data.status === "cancelled" || countdown.dataset.status !== "scheduled") {
-          countdown.dataset.status = data.status;
-        }
+        if (data.status !== "scheduled") countdown.dataset.status = data.status;
         Gavel.updateCountdown(countdown, Gavel.serverNow());
       });
     });

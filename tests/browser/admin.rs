@@ -190,6 +190,10 @@ async fn an_html_payload_in_a_title_shows_as_text() {
         json!(format!("{payload} · Gavel"))
     );
 
+    browser.goto(&app.url("/no/such/page")).await;
+    assert_eq!(browser.text("h1").await, "Page not found");
+    browser.screenshot("not-found").await;
+
     log_in(&browser, &app, ADMIN_USER, ADMIN_PASSWORD, "/admin").await;
     assert!(browser.text(".admin-table").await.contains(payload));
     assert!(!browser.exists("main img, main b").await);

@@ -50,6 +50,7 @@ async fn a_bidder_registers_and_logs_in_through_the_pages_then_bids_from_the_for
     browser.goto(&app.url("/register")).await;
     browser.fill("#username", "alice").await;
     browser.fill("#password", PASSWORD).await;
+    browser.screenshot("register").await;
     browser
         .click("form[action='/register'] button[type=submit]")
         .await;
@@ -370,6 +371,121 @@ async fn a_soft_close_moves_the_countdown_and_a_close_shows_the_result() {
     assert!(result.contains("€10.00"), "{result}");
     assert_eq!(browser.text("#countdown").await, "Ended");
     assert_eq!(browser.text("#status").await, "CLOSED");
+    browser.quit().await;
+    app.stop().await;
+}
+
+/// Makes the page's WebSocket constructor fail on demand, recording each try.
+const BLOCKABLE_SOCKETS: &str = r#"
+  const Real = window.WebSocket;
+  window.__blocked = true;
+  window.__tries = [];
+  class Blockable extends Real {
+    constructor(url) {
+      window.__tries.push(performance.now());
+      if (window.__blocked) { throw new Error("blocked by the test"); }
+      super(url);
+    }
+  }
+  window.WebSocket = Blockable;
+  Gavel.live.socket.close();
+  return null;
+"#;
+
+#[actix_web::test]
+async fn a_dropped_connection_reconnects_with_backoff_and_misses_nothing() {
+    let Some(driver) = Driver::start("reconnect").await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let id = app
+        .create_auction(auction("Carriage clock", 1000, Duration::hours(1)))
+        .await;
+    app.register("ivy").await;
+    let ivy = app.token("ivy", PASSWORD).await;
+
+    let browser = driver.browser().await;
+    browser.goto(&app.url(&format!("/auctions/{id}"))).await;
+    wait_live(&browser).await;
+
+    // The connection drops, and new ones fail for a while.
+    browser.eval(BLOCKABLE_SOCKETS).await;
+    browser.find("[data-conn][data-state='reconnecting']").await;
+    // Meanwhile two bids happen.
+    app.bid(&ivy, &id, 1000).await;
+    app.register("jim").await;
+    let jim = app.token("jim", PASSWORD).await;
+    app.bid(&jim, &id, 1200).await;
+    // Three failed tries, further and further apart.
+    let tries: Vec<f64> = browser
+        .wait_for("three reconnection attempts", || async {
+            let tries = browser.eval("return window.__tries;").await;
+            let tries: Vec<f64> = serde_json::from_value(tries).ok()?;
+            (tries.len() >= 3).then_some(tries)
+        })
+        .await;
+    let (first_gap, second_gap) = (tries[1] - tries[0], tries[2] - tries[1]);
+    assert!(
+        (500.0..=1_100.0).contains(&first_gap) && (1_000.0..=2_100.0).contains(&second_gap),
+        "backoff gaps {first_gap} ms then {second_gap} ms"
+    );
+    assert_eq!(
+        browser.text("#price").await,
+        "€10.00",
+        "nothing arrived yet"
+    );
+
+    // The network comes back: it resumes after the last seq it saw.
+    browser.eval("window.__blocked = false; return null;").await;
+    wait_live(&browser).await;
+    browser
+        .wait_for_text("#price", "the missed bids", |t| t == "€12.00")
+        .await;
+    assert_eq!(browser.text("#bid-count").await, "2 bids");
+    let rows = browser
+        .client
+        .find_all(fantoccini::Locator::Css("#history-body tr"))
+        .await
+        .expect("history rows");
+    assert_eq!(rows.len(), 2, "both missed bids are in the history");
+    browser.quit().await;
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn a_scheduled_auction_opens_for_bids_on_the_server_clock() {
+    let Some(driver) = Driver::start("scheduled").await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let mut body = auction("Rocking chair", 2000, Duration::hours(1));
+    body["starts_at"] = json!((chrono::Utc::now() + Duration::seconds(4))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+    let id = app.create_auction(body).await;
+    app.register("kim").await;
+
+    let browser = driver.browser().await;
+    log_in(&browser, &app, "kim", PASSWORD, &format!("/auctions/{id}")).await;
+    let countdown = browser.text("#countdown").await;
+    assert!(countdown.starts_with("Starts in"), "{countdown}");
+    assert_eq!(browser.text("#status").await, "STARTING SOON");
+    let disabled = browser.find("#bid-review").await.prop("disabled").await;
+    assert_eq!(disabled.expect("a property").as_deref(), Some("true"));
+
+    // At the start, by the server's clock, bidding opens without a reload.
+    browser
+        .wait_for_text("#status", "open", |t| t == "OPEN")
+        .await;
+    browser
+        .wait_for_text("#countdown", "the end countdown", |t| {
+            t.starts_with("Ends in")
+        })
+        .await;
+    browser.click("#bid-review").await;
+    browser.click("#bid-confirm-yes").await;
+    browser
+        .wait_for_text("#bid-answer", "leading", |t| t.contains("leading"))
+        .await;
     browser.quit().await;
     app.stop().await;
 }
