@@ -5,10 +5,7 @@ use serde_json::json;
 
 use crate::helpers::{assert_error, TestApp};
 
-crate::on_both_backends!(
-    register_login_me_and_logout,
-    duplicate_username_is_taken,
-);
+crate::on_both_backends!(register_login_me_and_logout, duplicate_username_is_taken,);
 
 async fn register_login_me_and_logout(app: TestApp) {
     let (id, token) = app.bidder("alice").await;

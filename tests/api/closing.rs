@@ -18,6 +18,8 @@ crate::on_both_backends!(
     an_auction_overdue_at_start_up_closes_at_once_and_only_once,
     an_admin_closes_early_and_cancels_and_the_audit_log_says_so,
     a_bid_in_the_soft_close_window_extends_the_end,
+    an_extended_auction_closes_at_its_new_end_not_the_old_one,
+    a_scheduled_auction_opens_at_its_start_by_itself,
 );
 
 /// Waits until the auction is closed; the close must come soon after `ends_at`.
@@ -291,4 +293,72 @@ async fn a_bid_in_the_soft_close_window_extends_the_end(app: TestApp) {
     assert_eq!(status, StatusCode::OK, "{raised}");
     assert_eq!(raised["ends_at"], body["ends_at"]);
     assert_eq!(app.snapshot(&id).await["seq"], 2);
+}
+
+async fn an_extended_auction_closes_at_its_new_end_not_the_old_one(app: TestApp) {
+    let (_, token) = app.bidder("fin").await;
+    let admin = app.admin_token().await;
+    let id = app
+        .auction_id_as(
+            &admin,
+            AuctionBuilder::new()
+                .extend_window(3)
+                .ends_in(chrono::Duration::milliseconds(1500)),
+        )
+        .await;
+    let planned = parse_utc(&app.snapshot(&id).await["ends_at"]);
+    let (status, body) = app.bid(&token, &id, "a", 1000, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let extended = parse_utc(&body["ends_at"]);
+    assert!(
+        extended > planned + chrono::Duration::milliseconds(1000),
+        "{planned} -> {extended}"
+    );
+
+    // Past the planned end, it is still open.
+    let until = (planned - Utc::now() + chrono::Duration::milliseconds(400))
+        .to_std()
+        .unwrap_or_default();
+    tokio::time::sleep(until).await;
+    let snapshot = app.snapshot(&id).await;
+    assert_eq!(snapshot["status"], "open", "{snapshot}");
+    let (status, body) = app.bid(&token, &id, "b", 5000, Some(9000)).await;
+    assert_eq!(status, StatusCode::OK, "still taking bids: {body}");
+
+    let closed = wait_until_closed(&app, &id).await;
+    assert_eq!(
+        closed["ends_at"],
+        crate::helpers::rfc3339(extended).as_str()
+    );
+    assert!(Utc::now() >= extended);
+    assert_alias(&closed["winner"]);
+}
+
+async fn a_scheduled_auction_opens_at_its_start_by_itself(app: TestApp) {
+    let (_, token) = app.bidder("gil").await;
+    let admin = app.admin_token().await;
+    let id = app
+        .auction_id_as(
+            &admin,
+            AuctionBuilder::new()
+                .starts_in(chrono::Duration::milliseconds(1000))
+                .ends_in(chrono::Duration::hours(1)),
+        )
+        .await;
+    let scheduled = app.snapshot(&id).await;
+    assert_eq!(scheduled["status"], "scheduled");
+    let (status, body) = app.bid(&token, &id, "early", 1000, None).await;
+    assert_error(status, &body, 409, "auction_not_open");
+
+    let open = app
+        .wait_for_snapshot(&id, Duration::from_secs(5), |s| s["status"] != "scheduled")
+        .await;
+    assert_eq!(open["status"], "open", "{open}");
+    assert!(Utc::now() >= parse_utc(&open["starts_at"]));
+    let (status, body) = app.bid(&token, &id, "on-time", 1000, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // The early refusal is its request's first answer; a new request is placed.
+    let (status, again) = app.bid(&token, &id, "early", 1050, None).await;
+    assert_eq!(status.as_u16(), 409, "{again}");
+    assert_eq!(app.snapshot(&id).await["bid_count"], 1);
 }

@@ -134,7 +134,10 @@ async fn requests_without_a_live_session_are_unauthenticated(app: TestApp) {
     let (status, body) = app.post(&bid_path, &bid).await;
     assert_error(status, &body, 401, "unauthenticated");
     let (status, body) = app
-        .post(&format!("/api/v1/auctions/{id}/buy-now"), &json!({"request_id": "b"}))
+        .post(
+            &format!("/api/v1/auctions/{id}/buy-now"),
+            &json!({"request_id": "b"}),
+        )
         .await;
     assert_error(status, &body, 401, "unauthenticated");
     let (status, body) = app
@@ -276,7 +279,10 @@ async fn bids_on_scheduled_closed_and_cancelled_auctions_are_refused_as_not_open
 
     let cancelled = app.auction_id_as(&admin, AuctionBuilder::new()).await;
     let (status, body) = app
-        .post_empty_as(&admin, &format!("/api/v1/admin/auctions/{cancelled}/cancel"))
+        .post_empty_as(
+            &admin,
+            &format!("/api/v1/admin/auctions/{cancelled}/cancel"),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, body) = app.bid(&token, &cancelled, "x1", 1000, None).await;
@@ -328,9 +334,7 @@ async fn out_of_range_amounts_are_invalid(app: TestApp) {
         assert_error(status, &body, 422, "invalid_amount");
     }
     // The top of the range is a valid amount.
-    let (status, body) = app
-        .bid(&token, &id, "top", 1_000_000_000_000, None)
-        .await;
+    let (status, body) = app.bid(&token, &id, "top", 1_000_000_000_000, None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["current_price"], 1_000_000_000_000_i64);
 }
@@ -351,7 +355,9 @@ async fn a_banned_bidder_is_refused_until_unbanned(app: TestApp) {
     assert_eq!(user["username"], mallory.username.as_str());
     assert_eq!(user["role"], "bidder");
 
-    let (status, body) = app.bid(&mallory.token, &id, "while-banned", 1000, None).await;
+    let (status, body) = app
+        .bid(&mallory.token, &id, "while-banned", 1000, None)
+        .await;
     assert_error(status, &body, 403, "banned");
     let (status, body) = app.buy_now(&mallory.token, &id, "buy-banned").await;
     assert_error(status, &body, 403, "banned");
@@ -368,7 +374,9 @@ async fn a_banned_bidder_is_refused_until_unbanned(app: TestApp) {
         .await;
     assert_eq!(status, StatusCode::OK, "{user}");
     assert_eq!(user["id"], mallory.id.as_str());
-    let (status, body) = app.bid(&mallory.token, &id, "after-unban", 1000, None).await;
+    let (status, body) = app
+        .bid(&mallory.token, &id, "after-unban", 1000, None)
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["status"], "leading");
 
@@ -398,7 +406,11 @@ async fn bidders_get_forbidden_on_the_admin_api(app: TestApp) {
     let id = app.auction_id_as(&admin, AuctionBuilder::new()).await;
 
     let (status, body) = app
-        .post_as(&token, "/api/v1/admin/auctions", &AuctionBuilder::new().json())
+        .post_as(
+            &token,
+            "/api/v1/admin/auctions",
+            &AuctionBuilder::new().json(),
+        )
         .await;
     assert_error(status, &body, 403, "forbidden");
     let (status, body) = app
@@ -486,13 +498,19 @@ async fn malformed_bodies_and_queries_are_bad_requests(app: TestApp) {
         .post_as(&admin, "/api/v1/admin/auctions", &auction)
         .await;
     assert_error(status, &answer, 400, "bad_request");
-    let auction = AuctionBuilder::new().set("starting_price", json!("1000")).json();
+    let auction = AuctionBuilder::new()
+        .set("starting_price", json!("1000"))
+        .json();
     let (status, answer) = app
         .post_as(&admin, "/api/v1/admin/auctions", &auction)
         .await;
     assert_error(status, &answer, 400, "bad_request");
     let (status, answer) = app
-        .post_as(&token, &format!("/api/v1/auctions/{id}/buy-now"), &json!({}))
+        .post_as(
+            &token,
+            &format!("/api/v1/auctions/{id}/buy-now"),
+            &json!({}),
+        )
         .await;
     assert_error(status, &answer, 400, "bad_request");
 
@@ -601,7 +619,10 @@ async fn ending_an_auction_that_already_ended_is_a_conflict(app: TestApp) {
 
     let cancelled = app.auction_id_as(&admin, AuctionBuilder::new()).await;
     let (status, body) = app
-        .post_empty_as(&admin, &format!("/api/v1/admin/auctions/{cancelled}/cancel"))
+        .post_empty_as(
+            &admin,
+            &format!("/api/v1/admin/auctions/{cancelled}/cancel"),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["status"], "cancelled");
@@ -624,21 +645,51 @@ async fn auction_creation_names_every_bad_field(app: TestApp) {
     let at = |minutes: i64| crate::helpers::rfc3339(now + chrono::Duration::minutes(minutes));
     let cases: Vec<(AuctionBuilder, Vec<&str>)> = vec![
         (AuctionBuilder::new().set("title", json!("")), vec!["title"]),
-        (AuctionBuilder::new().set("title", json!("   ")), vec!["title"]),
+        (
+            AuctionBuilder::new().set("title", json!("   ")),
+            vec!["title"],
+        ),
         (
             AuctionBuilder::new().set("title", json!("t".repeat(201))),
             vec!["title"],
         ),
-        (AuctionBuilder::new().set("currency", json!("eur")), vec!["currency"]),
-        (AuctionBuilder::new().set("currency", json!("EURO")), vec!["currency"]),
-        (AuctionBuilder::new().set("currency", json!("E1R")), vec!["currency"]),
-        (AuctionBuilder::new().set("currency", json!("")), vec!["currency"]),
-        (AuctionBuilder::new().starting_price(0), vec!["starting_price"]),
-        (AuctionBuilder::new().starting_price(-100), vec!["starting_price"]),
-        (AuctionBuilder::new().starting_price(max + 1), vec!["starting_price"]),
+        (
+            AuctionBuilder::new().set("currency", json!("eur")),
+            vec!["currency"],
+        ),
+        (
+            AuctionBuilder::new().set("currency", json!("EURO")),
+            vec!["currency"],
+        ),
+        (
+            AuctionBuilder::new().set("currency", json!("E1R")),
+            vec!["currency"],
+        ),
+        (
+            AuctionBuilder::new().set("currency", json!("")),
+            vec!["currency"],
+        ),
+        (
+            AuctionBuilder::new().starting_price(0),
+            vec!["starting_price"],
+        ),
+        (
+            AuctionBuilder::new().starting_price(-100),
+            vec!["starting_price"],
+        ),
+        (
+            AuctionBuilder::new().starting_price(max + 1),
+            vec!["starting_price"],
+        ),
         (AuctionBuilder::new().reserve(0), vec!["reserve_price"]),
-        (AuctionBuilder::new().reserve(max + 1), vec!["reserve_price"]),
-        (AuctionBuilder::new().buy_now(max + 1), vec!["buy_now_price"]),
+        (
+            AuctionBuilder::new().reserve(max + 1),
+            vec!["reserve_price"],
+        ),
+        (
+            AuctionBuilder::new().buy_now(max + 1),
+            vec!["buy_now_price"],
+        ),
         (AuctionBuilder::new().buy_now(-1), vec!["buy_now_price"]),
         (
             AuctionBuilder::new().starting_price(1000).buy_now(1000),
@@ -660,7 +711,10 @@ async fn auction_creation_names_every_bad_field(app: TestApp) {
                 .set("ends_at", json!(at(60))),
             vec!["ends_at"],
         ),
-        (AuctionBuilder::new().set("ends_at", json!(at(-5))), vec!["ends_at"]),
+        (
+            AuctionBuilder::new().set("ends_at", json!(at(-5))),
+            vec!["ends_at"],
+        ),
         (
             AuctionBuilder::new().set("ends_at", json!("tomorrow")),
             vec!["ends_at"],
@@ -669,7 +723,10 @@ async fn auction_creation_names_every_bad_field(app: TestApp) {
             AuctionBuilder::new().set("starts_at", json!("2026-13-45T99:00:00Z")),
             vec!["starts_at"],
         ),
-        (AuctionBuilder::new().extend_window(-1), vec!["extend_window_secs"]),
+        (
+            AuctionBuilder::new().extend_window(-1),
+            vec!["extend_window_secs"],
+        ),
         (
             AuctionBuilder::new()
                 .set("title", json!(""))
@@ -716,8 +773,14 @@ async fn auction_creation_names_every_bad_field(app: TestApp) {
     for builder in [
         AuctionBuilder::new().set("title", json!("t".repeat(200))),
         AuctionBuilder::new().set("title", json!("é".repeat(200))),
-        AuctionBuilder::new().starting_price(1).buy_now(2).reserve(1),
-        AuctionBuilder::new().starting_price(max - 1).buy_now(max).reserve(max),
+        AuctionBuilder::new()
+            .starting_price(1)
+            .buy_now(2)
+            .reserve(1),
+        AuctionBuilder::new()
+            .starting_price(max - 1)
+            .buy_now(max)
+            .reserve(max),
         AuctionBuilder::new().extend_window(0),
     ] {
         let (status, body) = app
@@ -730,16 +793,17 @@ async fn auction_creation_names_every_bad_field(app: TestApp) {
     let object = body.as_object_mut().expect("an object");
     object.remove("extend_window_secs");
     object.remove("description");
-    let (status, created) = app
-        .post_as(&admin, "/api/v1/admin/auctions", &body)
-        .await;
+    let (status, created) = app.post_as(&admin, "/api/v1/admin/auctions", &body).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_eq!(created["extend_window_secs"], 120);
     assert_eq!(created["status"], "open");
     assert_eq!(created["reserve_price"], Value::Null);
     assert_eq!(created["buy_now_price"], Value::Null);
     let starts = crate::helpers::parse_utc(&created["starts_at"]);
-    assert!((chrono::Utc::now() - starts).num_seconds().abs() < 5, "{created}");
+    assert!(
+        (chrono::Utc::now() - starts).num_seconds().abs() < 5,
+        "{created}"
+    );
 }
 
 async fn rejected_bids_change_nothing(app: TestApp) {
@@ -747,7 +811,10 @@ async fn rejected_bids_change_nothing(app: TestApp) {
     let (leader, other, banned) = (&bidders[0], &bidders[1], &bidders[2]);
     let admin = app.admin_token().await;
     let id = app
-        .auction_id_as(&admin, AuctionBuilder::new().reserve(50_000).buy_now(90_000))
+        .auction_id_as(
+            &admin,
+            AuctionBuilder::new().reserve(50_000).buy_now(90_000),
+        )
         .await;
     let (status, body) = app.bid(&leader.token, &id, "lead", 1000, Some(2000)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -763,14 +830,24 @@ async fn rejected_bids_change_nothing(app: TestApp) {
         (&other.token, "zero", 0, None, "invalid_amount"),
         (&other.token, "inverted", 5000, Some(4000), "invalid_amount"),
         (&leader.token, "again", 1050, None, "already_leading"),
-        (&leader.token, "same-max", 1050, Some(2000), "already_leading"),
+        (
+            &leader.token,
+            "same-max",
+            1050,
+            Some(2000),
+            "already_leading",
+        ),
         (&banned.token, "banned", 5000, None, "banned"),
     ];
     for (token, request, amount, max, code) in attempts {
         let (status, body) = app.bid(token, &id, request, amount, max).await;
         assert_eq!(body["error"]["code"], code, "{request}: {body}");
         assert!(!status.is_success(), "{body}");
-        assert_eq!(state_of(&app, &id).await, before, "{request} changed the auction");
+        assert_eq!(
+            state_of(&app, &id).await,
+            before,
+            "{request} changed the auction"
+        );
     }
     let (status, body) = app.buy_now(&banned.token, &id, "buy").await;
     assert_error(status, &body, 403, "banned");
@@ -785,7 +862,14 @@ async fn rejected_bids_change_nothing(app: TestApp) {
     assert_error(status, &body, 400, "bad_request");
 
     let snapshot_after = app.snapshot(&id).await;
-    for key in ["seq", "bid_count", "current_price", "min_next_bid", "leader", "ends_at"] {
+    for key in [
+        "seq",
+        "bid_count",
+        "current_price",
+        "min_next_bid",
+        "leader",
+        "ends_at",
+    ] {
         assert_eq!(snapshot_after[key], snapshot_before[key], "{key}");
     }
 }

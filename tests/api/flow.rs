@@ -19,6 +19,7 @@ crate::on_both_backends!(
     the_auction_list_filters_by_status,
     the_server_tells_its_time_in_rfc3339_utc,
     health_and_readiness_answer,
+    times_with_an_offset_are_answered_in_utc,
 );
 
 /// Asserts a BidResult's shape and the values that matter.
@@ -63,9 +64,7 @@ async fn bidders_proxy_bid_on_an_auction_with_every_field_and_see_exactly_the_pu
         "ends_at": ends_at,
         "extend_window_secs": 30,
     });
-    let (status, created) = app
-        .post_as(&admin, "/api/v1/admin/auctions", &body)
-        .await;
+    let (status, created) = app.post_as(&admin, "/api/v1/admin/auctions", &body).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let mut admin_keys = SNAPSHOT_KEYS.to_vec();
     admin_keys.push("reserve_price");
@@ -386,7 +385,10 @@ async fn the_auction_list_filters_by_status(app: TestApp) {
     assert_eq!(status, StatusCode::OK, "{body}");
     let cancelled = app.auction_id_as(&admin, AuctionBuilder::new()).await;
     let (status, body) = app
-        .post_empty_as(&admin, &format!("/api/v1/admin/auctions/{cancelled}/cancel"))
+        .post_empty_as(
+            &admin,
+            &format!("/api/v1/admin/auctions/{cancelled}/cancel"),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
@@ -439,4 +441,33 @@ async fn health_and_readiness_answer(app: TestApp) {
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, body) = app.get("/api/v1/no-such-route").await;
     assert_error(status, &body, 404, "not_found");
+    let response = app
+        .client
+        .put(app.url("/api/v1/users"))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("PUT");
+    let (status, body) = crate::helpers::decode(response).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{body}");
+    assert!(body["error"]["code"].is_string(), "{body}");
+}
+
+async fn times_with_an_offset_are_answered_in_utc(app: TestApp) {
+    let admin = app.admin_token().await;
+    let created = app
+        .create_auction_as(
+            &admin,
+            AuctionBuilder::new()
+                .set("starts_at", json!("2030-01-01T12:00:00+02:00"))
+                .set("ends_at", json!("2030-01-02T09:30:15.250-05:00")),
+        )
+        .await;
+    assert_eq!(created["starts_at"], "2030-01-01T10:00:00.000Z");
+    assert_eq!(created["ends_at"], "2030-01-02T14:30:15.250Z");
+    assert_eq!(created["status"], "scheduled");
+    let id = created["id"].as_str().expect("an id");
+    let snapshot = app.snapshot(id).await;
+    assert_eq!(snapshot["starts_at"], "2030-01-01T10:00:00.000Z");
+    assert_eq!(snapshot["ends_at"], "2030-01-02T14:30:15.250Z");
 }

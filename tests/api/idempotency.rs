@@ -36,7 +36,12 @@ async fn a_retried_accepted_bid_gets_the_first_answer_and_places_nothing(app: Te
     let snapshot = app.snapshot(&id).await;
 
     // The same request, and the same request_id with another body: the first answer.
-    for (amount, max) in [(1000, Some(1500)), (1000, Some(1500)), (4000, None), (1, Some(2))] {
+    for (amount, max) in [
+        (1000, Some(1500)),
+        (1000, Some(1500)),
+        (4000, None),
+        (1, Some(2)),
+    ] {
         let (status, again) = app.bid(&rita.token, &id, "r-1", amount, max).await;
         assert_eq!(status, StatusCode::OK, "{again}");
         assert_eq!(again, first);
@@ -62,9 +67,7 @@ async fn a_retried_accepted_bid_gets_the_first_answer_and_places_nothing(app: Te
     assert_eq!(stored_answers(&app, &id).await, 2);
 }
 
-async fn a_retried_rejected_bid_gets_the_first_rejection_even_when_it_would_now_pass(
-    app: TestApp,
-) {
+async fn a_retried_rejected_bid_gets_the_first_rejection_even_when_it_would_now_pass(app: TestApp) {
     let bidders = app.bidders("tom", 2).await;
     let (tom, uma) = (&bidders[0], &bidders[1]);
     let admin = app.admin_token().await;
@@ -108,7 +111,10 @@ async fn request_ids_are_scoped_to_one_bidder_on_one_auction(app: TestApp) {
     assert_eq!(status, StatusCode::OK, "{a}");
     let (status, b) = app.bid(&wendy.token, &first, "same", 1050, None).await;
     assert_eq!(status, StatusCode::OK, "{b}");
-    assert_eq!(b["seq"], 2, "another bidder's request with the same id is placed");
+    assert_eq!(
+        b["seq"], 2,
+        "another bidder's request with the same id is placed"
+    );
     let (status, c) = app.bid(&vic.token, &second, "same", 1000, None).await;
     assert_eq!(status, StatusCode::OK, "{c}");
     assert_eq!(c["auction_id"], second.as_str());
@@ -153,7 +159,11 @@ async fn identical_requests_sent_at_once_are_placed_once(app: TestApp) {
         .filter(|(_, status, _)| *status == StatusCode::OK)
         .count();
     let history = app.history(&id).await;
-    assert_eq!(history.len() * 8, accepted, "each accepted request placed once");
+    assert_eq!(
+        history.len() * 8,
+        accepted,
+        "each accepted request placed once"
+    );
     let snapshot = app.snapshot(&id).await;
     assert_eq!(snapshot["bid_count"], history.len());
     assert_eq!(stored_answers(&app, &id).await, 3);
@@ -230,7 +240,11 @@ async fn users_sessions_auctions_and_bids_survive_a_restart_and_retries_keep_the
     let next_seq = before["seq"].as_i64().expect("a seq") + 1;
     let (status, body) = app.bid(&zoe.token, &id, "z-2", 5000, None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["seq"], next_seq + 1, "yuri's ceiling is recorded first");
+    assert_eq!(
+        body["seq"],
+        next_seq + 1,
+        "yuri's ceiling is recorded first"
+    );
     assert_eq!(body["status"], "leading");
     assert_eq!(body["current_price"], 5000);
     let history = app.history(&id).await;
