@@ -184,6 +184,39 @@ pub struct Browser {
     _profile: TempDir,
 }
 
+impl Drop for Browser {
+    /// A test that fails never reaches `quit()`: end the Chromium processes
+    /// of this profile (ours alone, by pid) so that none outlives the test.
+    fn drop(&mut self) {
+        let marker = format!("--user-data-dir={}", self._profile.0.display());
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(pid) = name
+                .to_str()
+                .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+            else {
+                continue;
+            };
+            let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+                continue;
+            };
+            let ours = cmdline
+                .split(|b| *b == 0)
+                .any(|arg| arg == marker.as_bytes());
+            if ours {
+                let _ = Command::new("kill")
+                    .args(["-KILL", pid])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+            }
+        }
+    }
+}
+
 impl Browser {
     pub async fn goto(&self, url: &str) {
         self.client
@@ -333,7 +366,7 @@ impl Browser {
     }
 
     pub async fn quit(self) {
-        let _ = self.client.close().await;
+        let _ = self.client.clone().close().await;
     }
 }
 
