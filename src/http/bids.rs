@@ -10,7 +10,6 @@ use super::extract::parse_id;
 use super::identity::AuthUser;
 use super::{ApiError, ApiResult, AppState};
 use crate::auction::commands::BidPayload;
-use crate::auction::view::error_body;
 use crate::auction::{BidCommandKind, BidReply};
 use crate::domain::engine::check_bid_amounts;
 use crate::domain::{AuctionId, Money};
@@ -62,12 +61,8 @@ pub async fn place(
             ));
         }
     }
-    if user.banned {
-        return Ok(StoredAnswer {
-            http_status: 403,
-            body: error_body("banned", "your account is banned from bidding", None),
-        });
-    }
+    // A banned bidder is refused by the auction's actor, not here: a retry
+    // of a request decided before the ban must still get its first answer.
     if !state.bid_limiter.allow(user.id) {
         metrics::counter!("gavel_bids_decided_total", "outcome" => "rejected", "code" => "rate_limited")
             .increment(1);

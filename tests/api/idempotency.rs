@@ -13,6 +13,7 @@ crate::on_both_backends!(
     a_retried_rejected_bid_gets_the_first_rejection_even_when_it_would_now_pass,
     request_ids_are_scoped_to_one_bidder_on_one_auction,
     identical_requests_sent_at_once_are_placed_once,
+    a_bidder_banned_after_bidding_still_gets_the_first_answer_to_a_retry,
     users_sessions_auctions_and_bids_survive_a_restart_and_retries_keep_their_first_answers,
 );
 
@@ -254,4 +255,26 @@ async fn users_sessions_auctions_and_bids_survive_a_restart_and_retries_keep_the
         .collect();
     let want: Vec<i64> = (1..=next_seq + 1).collect();
     assert_eq!(seqs, want);
+}
+
+async fn a_bidder_banned_after_bidding_still_gets_the_first_answer_to_a_retry(app: TestApp) {
+    let bidders = app.bidders("zed", 1).await;
+    let zed = &bidders[0];
+    let admin = app.admin_token().await;
+    let id = app.auction_id_as(&admin, AuctionBuilder::new()).await;
+    let (status, first) = app.bid(&zed.token, &id, "z-1", 1000, None).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let (status, _) = app
+        .post_empty_as(&admin, &format!("/api/v1/admin/users/{}/ban", zed.id))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // The retry learns what happened to its bid; a new bid is refused.
+    let (status, again) = app.bid(&zed.token, &id, "z-1", 1000, None).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again, first);
+    let (status, body) = app.bid(&zed.token, &id, "z-2", 2000, Some(3000)).await;
+    assert_error(status, &body, 403, "banned");
+    let snapshot = app.snapshot(&id).await;
+    assert_eq!(snapshot["seq"], 1);
 }
