@@ -9,6 +9,7 @@ use crate::helpers::{assert_error, AuctionBuilder, TestApp, BIDDER_PASSWORD};
 crate::on_both_backends!(
     bad_usernames_and_weak_passwords_are_refused_and_nothing_is_created,
     a_username_is_taken_whatever_its_case,
+    one_of_several_simultaneous_registrations_of_a_name_wins,
     wrong_credentials_are_refused_alike_for_known_and_unknown_users,
     requests_without_a_live_session_are_unauthenticated,
     unknown_and_malformed_auction_ids_are_not_found,
@@ -20,6 +21,7 @@ crate::on_both_backends!(
     bidders_get_forbidden_on_the_admin_api,
     malformed_bodies_and_queries_are_bad_requests,
     bodies_over_64_kib_are_too_large,
+    a_body_of_exactly_64_kib_is_accepted,
     ending_an_auction_that_already_ended_is_a_conflict,
     auction_creation_names_every_bad_field,
     rejected_bids_change_nothing,
@@ -872,4 +874,52 @@ async fn rejected_bids_change_nothing(app: TestApp) {
     ] {
         assert_eq!(snapshot_after[key], snapshot_before[key], "{key}");
     }
+}
+
+async fn one_of_several_simultaneous_registrations_of_a_name_wins(app: TestApp) {
+    let attempts = (0..4).map(|i| {
+        let app = &app;
+        async move {
+            app.post(
+                "/api/v1/users",
+                &json!({"username": if i % 2 == 0 { "Twin" } else { "twin" }, "password": BIDDER_PASSWORD}),
+            )
+            .await
+        }
+    });
+    let answers = futures_util::future::join_all(attempts).await;
+    let created = answers
+        .iter()
+        .filter(|(status, _)| *status == StatusCode::CREATED)
+        .count();
+    assert_eq!(created, 1, "{answers:?}");
+    for (status, body) in answers.iter().filter(|(s, _)| *s != StatusCode::CREATED) {
+        assert_error(*status, body, 409, "username_taken");
+    }
+}
+
+async fn a_body_of_exactly_64_kib_is_accepted(app: TestApp) {
+    let (_, token) = app.bidder("quentin").await;
+    let admin = app.admin_token().await;
+    let id = app.auction_id_as(&admin, AuctionBuilder::new()).await;
+    let path = format!("/api/v1/auctions/{id}/bids");
+    let body = |request_id: &str, size: usize| {
+        let json = format!(r#"{{"request_id":"{request_id}","amount":1000}}"#);
+        format!("{json}{}", " ".repeat(size - json.len()))
+    };
+    let limit = 64 * 1024;
+    let (status, answer) = app
+        .post_raw(
+            Some(&token),
+            &path,
+            "application/json",
+            body("over", limit + 1),
+        )
+        .await;
+    assert_error(status, &answer, 413, "payload_too_large");
+    let (status, answer) = app
+        .post_raw(Some(&token), &path, "application/json", body("at", limit))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["request_id"], "at");
 }
