@@ -318,6 +318,16 @@
       } catch (_) {
         return;
       }
+      if (frame.type === "error" && frame.error && frame.error.code === "unavailable") {
+        // The server could not make a subscription: start over after a pause
+        // (the close below schedules the reconnect, with backoff).
+        try {
+          socket.close();
+        } catch (_) {
+          // already closing
+        }
+        return;
+      }
       live.onFrame(frame);
     };
     socket.onclose = function () {
