@@ -36,7 +36,7 @@ pub struct LoadArgs {
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub auctions: u32,
     /// Total bids per second over all bidders; 0 = as fast as answers come.
-    /// With `--bidders 0` and a rate, a few paced bidders are used (rate/2, at least 4).
+    /// With `--bidders 0` and a rate, one paced bidder per bid/s is used (4 to 200).
     #[arg(long, default_value_t = 0.0)]
     pub bid_rate: f64,
     /// Also print one JSON object with the figures as the last stdout line.

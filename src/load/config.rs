@@ -53,13 +53,14 @@ impl LoadConfig {
         }
     }
 
-    /// Bidders actually run. A paced run without bidders gets enough of them
-    /// for its rate: bidders take turns (a leader waits to be outbid), so
-    /// each can place only a few bids per second.
+    /// Bidders actually run. A paced run without bidders gets one per bid/s
+    /// of its rate (4 to 200): a bidder waits for each answer and a leader
+    /// waits to be outbid, so under a slow server each bidder manages only
+    /// about one bid per second.
     pub fn effective_bidders(&self) -> usize {
         if self.bidders == 0 && self.bid_rate > 0.0 {
             // At most 200 bidders whatever the rate: the cast cannot overflow.
-            ((self.bid_rate / 2.0).ceil().min(200.0) as usize).max(4)
+            (self.bid_rate.ceil().min(200.0) as usize).max(4)
         } else {
             self.bidders
         }
