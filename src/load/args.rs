@@ -39,6 +39,11 @@ pub struct LoadArgs {
     /// With `--bidders 0` and a rate, one paced bidder per bid/s is used (4 to 200).
     #[arg(long, default_value_t = 0.0)]
     pub bid_rate: f64,
+    /// Bidders also subscribe to their auction's events. Off by default: at
+    /// thousands of bids per second every bidder would receive every event,
+    /// and the run would measure fan-out to bidders instead of bidding.
+    #[arg(long)]
+    pub bidders_watch: bool,
     /// Also print one JSON object with the figures as the last stdout line.
     #[arg(long)]
     pub json: bool,
@@ -67,6 +72,7 @@ impl LoadArgs {
         config.auctions = self.auctions as usize;
         config.bid_rate = self.bid_rate;
         config.spread_sources = !self.no_spread;
+        config.bidders_watch = self.bidders_watch;
         config.connect_batch = self.connect_batch.max(1);
         config.register_concurrency = self.register_concurrency.max(1);
         config.progress = !self.quiet;

@@ -48,6 +48,9 @@ pub enum Phase {
 const DRAIN: Duration = Duration::from_secs(2);
 /// A leader bids again after this long without seeing any event.
 const LEADING_FALLBACK: Duration = Duration::from_secs(1);
+/// A leader that does not watch events tries again this soon (it learns it
+/// was outbid only from its next answer).
+const BLIND_LEADING_RETRY: Duration = Duration::from_millis(5);
 /// Reconnections per bidder before it gives up.
 const MAX_RECONNECTS: u32 = 5;
 
@@ -73,6 +76,8 @@ pub struct BidderCtx {
     pub run_prefix: String,
     /// Limits how many connections are being opened at once.
     pub permits: Arc<Semaphore>,
+    /// Whether bidders subscribe to events (else answers alone steer them).
+    pub watch_events: bool,
 }
 
 // ---------------------------------------------------------------------------
@@ -287,9 +292,14 @@ impl Bidder {
         amount
     }
 
-    /// Connects, subscribes and waits for the snapshot.
+    /// Connects, subscribes and waits for the snapshot (when watching).
     async fn connect_first(&mut self) -> anyhow::Result<Ws> {
         let mut ws = connect_ws(&self.ctx.target, self.spec.source, &self.spec.token).await?;
+        if !self.ctx.watch_events {
+            // The first answer (below_minimum or a result) tells the minimum.
+            self.min_next = self.min_next.max(1);
+            return Ok(ws);
+        }
         let subscribe = json!({"type": "subscribe", "auction_id": self.spec.auction_id});
         ws.send(Message::text(subscribe.to_string()))
             .await
@@ -311,6 +321,9 @@ impl Bidder {
     /// Reconnects and resumes after the last seq seen.
     async fn resume(&mut self) -> anyhow::Result<Ws> {
         let mut ws = connect_ws(&self.ctx.target, self.spec.source, &self.spec.token).await?;
+        if !self.ctx.watch_events {
+            return Ok(ws);
+        }
         let mut subscribe = json!({"type": "subscribe", "auction_id": self.spec.auction_id});
         if let Some(seq) = self.tracker.last() {
             subscribe["after_seq"] = json!(seq);
@@ -377,7 +390,12 @@ impl Bidder {
             return BidTime::Never;
         }
         if let Some((_, since)) = self.leading_after {
-            let fallback = since + LEADING_FALLBACK;
+            let wait = if self.ctx.watch_events {
+                LEADING_FALLBACK
+            } else {
+                BLIND_LEADING_RETRY
+            };
+            let fallback = since + wait;
             if now < fallback {
                 return BidTime::At(fallback);
             }

@@ -25,6 +25,9 @@ pub struct LoadConfig {
     /// Spread client sockets over 127.0.0.2..=127.0.0.254 when the server is
     /// on IPv4 loopback (avoids exhausting ephemeral ports).
     pub spread_sources: bool,
+    /// Whether bidders subscribe to their auction's events (else they learn
+    /// the minimum from their answers only).
+    pub bidders_watch: bool,
     /// Connections being opened at once.
     pub connect_batch: usize,
     /// Registrations in flight at once.
@@ -47,6 +50,7 @@ impl LoadConfig {
             max_bids: None,
             bid_rate: 0.0,
             spread_sources: true,
+            bidders_watch: false,
             connect_batch: 500,
             register_concurrency: 8,
             progress: false,

@@ -128,6 +128,7 @@ async fn run_with(config: &LoadConfig, progress: &Progress) -> anyhow::Result<Lo
         },
         run_prefix: prepared.run_prefix.clone(),
         permits: Arc::clone(&permits),
+        watch_events: config.bidders_watch,
     });
     let (ready_tx, mut ready_rx) = mpsc::unbounded_channel();
     let bidder_tasks: Vec<JoinHandle<()>> = prepared
