@@ -313,7 +313,14 @@ pub async fn set_banned(
         .ok_or_else(|| ApiError::not_found("user"))?;
     let action = if banned { "user.ban" } else { "user.unban" };
     tracing::info!(user.id = %id, admin.id = %admin.id, action, "user ban changed");
-    audit(state, admin, action, id.to_string(), json!({ "username": user.username })).await;
+    audit(
+        state,
+        admin,
+        action,
+        id.to_string(),
+        json!({ "username": user.username }),
+    )
+    .await;
     Ok(user)
 }
 

@@ -24,7 +24,9 @@ fn json_error(error: JsonPayloadError) -> ApiError {
         JsonPayloadError::ContentType => {
             ApiError::bad_request("send the body as Content-Type: application/json")
         }
-        JsonPayloadError::Deserialize(error) => ApiError::bad_request(format!("invalid JSON body: {error}")),
+        JsonPayloadError::Deserialize(error) => {
+            ApiError::bad_request(format!("invalid JSON body: {error}"))
+        }
         JsonPayloadError::Payload(actix_web::error::PayloadError::Overflow) => {
             ApiError::payload_too_large(BODY_LIMIT)
         }

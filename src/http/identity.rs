@@ -38,7 +38,9 @@ pub fn request_token(req: &HttpRequest) -> Option<(String, TokenSource)> {
 /// Resolves the request's user (None when anonymous or the token is dead).
 pub async fn resolve_user(req: &HttpRequest) -> Result<Option<User>, ApiError> {
     let Some(state) = req.app_data::<web::Data<AppState>>() else {
-        return Err(ApiError::internal(&std::io::Error::other("app state missing")));
+        return Err(ApiError::internal(&std::io::Error::other(
+            "app state missing",
+        )));
     };
     let Some((token, source)) = request_token(req) else {
         return Ok(None);
@@ -48,7 +50,9 @@ pub async fn resolve_user(req: &HttpRequest) -> Result<Option<User>, ApiError> {
         if let Some(origin) = req.headers().get(actix_web::http::header::ORIGIN) {
             let allowed = origin.to_str().is_ok_and(|o| state.origin_allowed(o));
             if !allowed {
-                return Err(ApiError::forbidden("cross-origin requests may not use the session cookie"));
+                return Err(ApiError::forbidden(
+                    "cross-origin requests may not use the session cookie",
+                ));
             }
         }
     }
