@@ -10,6 +10,7 @@ use super::extract::parse_id;
 use super::identity::AuthUser;
 use super::{ApiError, ApiResult, AppState};
 use crate::auction::commands::BidPayload;
+use crate::auction::view::error_body;
 use crate::auction::{BidCommandKind, BidReply};
 use crate::domain::engine::check_bid_amounts;
 use crate::domain::{AuctionId, Money};
@@ -61,8 +62,20 @@ pub async fn place(
             ));
         }
     }
-    // A banned bidder is refused by the auction's actor, not here: a retry
-    // of a request decided before the ban must still get its first answer.
+    if user.banned {
+        // A retry of a request decided before the ban still gets its first
+        // answer; anything new is refused. (The actor refuses banned bidders
+        // too, for sessions that were resolved before the ban.)
+        let key = (user.id, request_id.clone());
+        let mut earlier = state
+            .store
+            .stored_answers(auction, std::slice::from_ref(&key))
+            .await?;
+        return Ok(earlier.remove(&key).unwrap_or_else(|| StoredAnswer {
+            http_status: 403,
+            body: error_body("banned", "your account is banned from bidding", None),
+        }));
+    }
     if !state.bid_limiter.allow(user.id) {
         metrics::counter!("gavel_bids_decided_total", "outcome" => "rejected", "code" => "rate_limited")
             .increment(1);
