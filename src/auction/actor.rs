@@ -21,10 +21,11 @@ use chrono::Utc;
 
 use super::batch::{self, CommandAnswer, Decided, Lookups};
 use super::commands::{AdminError, BidReply, CommandPayload, ReplyTo, Submit};
+use super::known::{BanCache, KnownRequests};
 use super::recent::{RecentAnswers, RequestKey};
 use crate::cluster::redis::RedisCluster;
 use crate::cluster::Publisher;
-use crate::domain::{Auction, AuctionStatus};
+use crate::domain::{Auction, AuctionStatus, UserId};
 use crate::store::{AuctionRecord, CommitBatch, Store, StoreError};
 
 /// Answers remembered per actor for retries (older ones come from the store).
@@ -52,6 +53,8 @@ pub struct ActorConfig {
     pub epoch: i64,
     /// The lease this actor holds, renewed while it runs.
     pub lease: Option<LeaseHold>,
+    /// The store held no bid request of this auction when the actor started.
+    pub requests_complete: bool,
 }
 
 pub struct AuctionActor {
@@ -60,6 +63,8 @@ pub struct AuctionActor {
     auction: Option<Auction>,
     pending: VecDeque<Submit>,
     recent: RecentAnswers,
+    known: KnownRequests,
+    bans: BanCache,
     store: Arc<dyn Store>,
     publisher: Arc<dyn Publisher>,
     config: ActorConfig,
@@ -74,9 +79,29 @@ pub struct AuctionActor {
 /// What a finished batch hands back to the actor.
 struct BatchDone {
     original: Auction,
-    result: Result<(Auction, Decided), StoreError>,
+    result: Result<BatchOutput, StoreError>,
     replies: Vec<ReplyTo>,
     started: Instant,
+}
+
+/// What a batch must ask the store before deciding.
+struct BatchQuestions {
+    /// Request keys that may have an earlier answer.
+    keys: Vec<(UserId, String)>,
+    /// Users whose ban status is not cached.
+    users: Vec<UserId>,
+    /// Users known (from the cache) to be banned.
+    banned: HashSet<UserId>,
+}
+
+/// A committed batch.
+struct BatchOutput {
+    auction: Auction,
+    decided: Decided,
+    /// Ban statuses read from the store, for the cache.
+    checked_users: Vec<UserId>,
+    banned_read: HashSet<UserId>,
+    read_at: Instant,
 }
 
 impl AuctionActor {
@@ -92,6 +117,8 @@ impl AuctionActor {
             auction,
             pending: VecDeque::new(),
             recent: RecentAnswers::new(RECENT_ANSWERS),
+            known: KnownRequests::new(config.requests_complete),
+            bans: BanCache::default(),
             store,
             publisher,
             config,
@@ -187,13 +214,14 @@ impl AuctionActor {
             .map(|submit| (submit.payload, submit.reply))
             .unzip();
 
+        let questions = self.questions(&payloads);
         let auction_id = self.record.id;
         let epoch = self.config.epoch;
         let store = Arc::clone(&self.store);
         let started = Instant::now();
         let working = original.clone();
         let task = async move {
-            let result = run_batch(store, auction_id, epoch, working, payloads).await;
+            let result = run_batch(store, auction_id, epoch, working, payloads, questions).await;
             BatchDone {
                 original,
                 result,
@@ -207,6 +235,37 @@ impl AuctionActor {
         );
     }
 
+    /// Works out what the store must be asked, using what this actor knows.
+    fn questions(&mut self, payloads: &[CommandPayload]) -> BatchQuestions {
+        let now = Instant::now();
+        let mut questions = BatchQuestions {
+            keys: Vec::new(),
+            users: Vec::new(),
+            banned: HashSet::new(),
+        };
+        let mut users = HashSet::new();
+        for payload in payloads {
+            let CommandPayload::Bid(bid) = payload else {
+                continue;
+            };
+            if self.known.needs_lookup(bid.user, &bid.request_id) {
+                questions.keys.push((bid.user, bid.request_id.clone()));
+            }
+            match self.bans.get(bid.user, now) {
+                Some(true) => {
+                    questions.banned.insert(bid.user);
+                }
+                Some(false) => {}
+                None => {
+                    if users.insert(bid.user) {
+                        questions.users.push(bid.user);
+                    }
+                }
+            }
+        }
+        questions
+    }
+
     fn finish_batch(&mut self, done: BatchDone, ctx: &mut Context<Self>) {
         let BatchDone {
             original,
@@ -215,7 +274,14 @@ impl AuctionActor {
             started,
         } = done;
         match result {
-            Ok((auction, decided)) => {
+            Ok(BatchOutput {
+                auction,
+                decided,
+                checked_users,
+                banned_read,
+                read_at,
+            }) => {
+                self.bans.update(&checked_users, &banned_read, read_at);
                 metrics::histogram!("gavel_commit_batch_size").record(replies.len() as f64);
                 metrics::histogram!("gavel_batch_seconds").record(started.elapsed().as_secs_f64());
                 self.record.auction = auction.clone();
@@ -333,20 +399,20 @@ async fn run_batch(
     epoch: i64,
     mut auction: Auction,
     payloads: Vec<CommandPayload>,
-) -> Result<(Auction, Decided), StoreError> {
-    let mut keys = Vec::new();
-    let mut users = HashSet::new();
-    for payload in &payloads {
-        if let CommandPayload::Bid(bid) = payload {
-            keys.push((bid.user, bid.request_id.clone()));
-            users.insert(bid.user);
-        }
+    questions: BatchQuestions,
+) -> Result<BatchOutput, StoreError> {
+    let mut lookups = Lookups {
+        banned: questions.banned,
+        ..Lookups::default()
+    };
+    if !questions.keys.is_empty() {
+        lookups.known = within(store.stored_answers(auction_id, &questions.keys)).await?;
     }
-    let mut lookups = Lookups::default();
-    if !keys.is_empty() {
-        lookups.known = within(store.stored_answers(auction_id, &keys)).await?;
-        let users: Vec<_> = users.into_iter().collect();
-        lookups.banned = within(store.banned_among(&users)).await?;
+    let read_at = Instant::now();
+    let mut banned_read = HashSet::new();
+    if !questions.users.is_empty() {
+        banned_read = within(store.banned_among(&questions.users)).await?;
+        lookups.banned.extend(banned_read.iter().copied());
     }
     let expected_seq = auction.state.seq;
     let now = Utc::now();
@@ -365,7 +431,13 @@ async fn run_batch(
         within(store.commit_batch(&commit)).await?;
         metrics::histogram!("gavel_commit_seconds").record(started.elapsed().as_secs_f64());
     }
-    Ok((auction, decided))
+    Ok(BatchOutput {
+        auction,
+        decided,
+        checked_users: questions.users,
+        banned_read,
+        read_at,
+    })
 }
 
 fn answer_unavailable(reply: ReplyTo) {

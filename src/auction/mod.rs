@@ -10,6 +10,7 @@
 pub mod actor;
 pub mod batch;
 pub mod commands;
+pub mod known;
 pub mod recent;
 pub mod registry;
 pub mod view;

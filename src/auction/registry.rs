@@ -141,7 +141,8 @@ impl Registry {
         }
         let Some(cluster) = &self.cluster else {
             let record = self.store.auction(id).await?.ok_or(SubmitError::NotFound)?;
-            return Ok(Route::Local(self.start(record, None)));
+            let complete = !self.store.has_bid_requests(id).await?;
+            return Ok(Route::Local(self.start(record, None, complete)));
         };
         let outcome = cluster.acquire(id).await.map_err(|error| {
             tracing::warn!(auction.id = %id, error = %error, "cannot reach Redis for the lease");
@@ -160,7 +161,14 @@ impl Registry {
                     cluster: Arc::clone(cluster),
                     epoch,
                 };
-                Ok(Route::Local(self.start(record, Some(hold))))
+                let complete = match self.store.has_bid_requests(id).await {
+                    Ok(found) => !found,
+                    Err(error) => {
+                        cluster.release(id, epoch).await;
+                        return Err(error.into());
+                    }
+                };
+                Ok(Route::Local(self.start(record, Some(hold), complete)))
             }
             LeaseOutcome::HeldBy { node } if node == cluster.node_id() => {
                 // Our own lease without an actor: left from an actor that
@@ -183,7 +191,12 @@ impl Registry {
         self.store.auction(id).await?.ok_or(SubmitError::NotFound)
     }
 
-    fn start(&self, record: AuctionRecord, lease: Option<LeaseHold>) -> Addr<AuctionActor> {
+    fn start(
+        &self,
+        record: AuctionRecord,
+        lease: Option<LeaseHold>,
+        requests_complete: bool,
+    ) -> Addr<AuctionActor> {
         let mut actors = lock(&self.actors);
         if let Some(addr) = actors.get(&record.id).filter(|addr| addr.connected()) {
             return addr.clone();
@@ -194,6 +207,7 @@ impl Registry {
             idle_timeout: self.config.idle_timeout,
             epoch: lease.as_ref().map_or(record.epoch, |hold| hold.epoch),
             lease,
+            requests_complete,
         };
         let actor = AuctionActor::new(
             record,

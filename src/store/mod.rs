@@ -111,6 +111,8 @@ pub trait Store: Send + Sync + 'static {
         auction: AuctionId,
         keys: &[(UserId, String)],
     ) -> StoreResult<HashMap<(UserId, String), StoredAnswer>>;
+    /// Whether any bid request of `auction` is stored.
+    async fn has_bid_requests(&self, auction: AuctionId) -> StoreResult<bool>;
     /// Which of `users` are banned.
     async fn banned_among(&self, users: &[UserId]) -> StoreResult<HashSet<UserId>>;
     /// Appends a batch atomically; fails with [`StoreError::Fenced`] when the

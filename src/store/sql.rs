@@ -585,6 +585,15 @@ impl Store for SqlStore {
         Ok(found)
     }
 
+    async fn has_bid_requests(&self, auction: AuctionId) -> StoreResult<bool> {
+        let row = sqlx::query("SELECT 1 AS found FROM bid_requests WHERE auction_id = $1 LIMIT 1")
+            .bind(auction.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(row.is_some())
+    }
+
     async fn banned_among(&self, users: &[UserId]) -> StoreResult<HashSet<UserId>> {
         let mut banned = HashSet::new();
         for chunk in users.chunks(ROWS_PER_INSERT) {
