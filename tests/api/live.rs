@@ -561,3 +561,21 @@ async fn the_closed_event_arrives_at_the_end_with_the_winner(app: TestApp) {
     assert_eq!(snapshot["status"], "closed");
     assert_eq!(snapshot["winner"], leader);
 }
+
+#[actix_web::test]
+async fn a_client_close_is_answered_with_a_close() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let Some(app) = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite).await else {
+        return;
+    };
+    let mut ws = WsClient::connect(&app, None, None).await.expect("connect");
+    ws.stream
+        .send(Message::Close(None))
+        .await
+        .expect("send close");
+    let reply = tokio::time::timeout(Duration::from_millis(500), ws.stream.next())
+        .await
+        .expect("the server answers the close at once");
+    assert!(matches!(reply, Some(Ok(Message::Close(_)))), "{reply:?}");
+}

@@ -186,7 +186,11 @@ impl Connection {
         answers: &mpsc::Sender<String>,
     ) -> Result<(), Ending> {
         match message {
-            None | Some(Ok(AggregatedMessage::Close(_))) => Err(Ending::ClientLeft),
+            None => Err(Ending::ClientLeft),
+            // Answer a close with a close (RFC 6455 §5.5.1).
+            Some(Ok(AggregatedMessage::Close(_))) => {
+                Err(Ending::Close(CloseCode::Normal, "goodbye"))
+            }
             Some(Ok(AggregatedMessage::Text(text))) => self.on_frame(&text, answers).await,
             Some(Ok(AggregatedMessage::Binary(_))) => {
                 self.send(error_frame("bad_frame", "send JSON text frames"))
