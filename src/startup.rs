@@ -226,6 +226,8 @@ impl ShutdownHandle {
         // Give WebSocket and SSE loops a moment to send their goodbyes.
         tokio::time::sleep(Duration::from_millis(100)).await;
         self.server.stop(true).await;
+        // Finish every batch already queued, then stop the actors.
+        self.state.registry.drain(Duration::from_secs(10)).await;
     }
 }
 

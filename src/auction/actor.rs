@@ -20,7 +20,7 @@ use actix::{
 use chrono::Utc;
 
 use super::batch::{self, CommandAnswer, Decided, Lookups};
-use super::commands::{AdminError, BidReply, CommandPayload, ReplyTo, Submit};
+use super::commands::{AdminError, BanChanged, BidReply, CommandPayload, Drain, ReplyTo, Submit};
 use super::known::{BanCache, KnownRequests};
 use super::recent::{RecentAnswers, RequestKey};
 use crate::cluster::redis::RedisCluster;
@@ -74,6 +74,8 @@ pub struct AuctionActor {
     fenced: bool,
     /// Until when the lease is surely ours (multi-node only).
     lease_valid_until: Instant,
+    /// Stop once everything queued is decided (graceful shutdown).
+    draining: bool,
 }
 
 /// What a finished batch hands back to the actor.
@@ -126,6 +128,7 @@ impl AuctionActor {
             last_command: Instant::now(),
             fenced: false,
             lease_valid_until: Instant::now() + LEASE_MARGIN_FREE,
+            draining: false,
         }
     }
 
@@ -335,6 +338,14 @@ impl AuctionActor {
             }
         }
         self.start_batch(ctx);
+        self.stop_if_drained(ctx);
+    }
+
+    /// Stops a draining actor once nothing is queued or in flight.
+    fn stop_if_drained(&mut self, ctx: &mut Context<Self>) {
+        if self.draining && self.pending.is_empty() && self.auction.is_some() {
+            ctx.stop();
+        }
     }
 
     /// Arms the close timer for the auction's current end (if still live).
@@ -492,6 +503,25 @@ impl Actor for AuctionActor {
             let id = self.record.id;
             tokio::spawn(async move { hold.cluster.release(id, hold.epoch).await });
         }
+    }
+}
+
+impl Handler<Drain> for AuctionActor {
+    type Result = ();
+
+    /// Decides what is queued, then stops.
+    fn handle(&mut self, _: Drain, ctx: &mut Self::Context) {
+        self.draining = true;
+        self.stop_if_drained(ctx);
+    }
+}
+
+impl Handler<BanChanged> for AuctionActor {
+    type Result = ();
+
+    /// Makes the next bid of that user read its ban status again.
+    fn handle(&mut self, BanChanged(user): BanChanged, _: &mut Self::Context) {
+        self.bans.forget(user);
     }
 }
 

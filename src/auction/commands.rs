@@ -77,3 +77,13 @@ pub struct Submit {
     pub payload: CommandPayload,
     pub reply: ReplyTo,
 }
+
+/// Finish what is queued, then stop (graceful shutdown).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Drain;
+
+/// A user's ban status changed: forget what was cached about it.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct BanChanged(pub crate::domain::UserId);

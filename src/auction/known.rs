@@ -71,6 +71,11 @@ impl BanCache {
             .map(|(banned, _)| *banned)
     }
 
+    /// Drops what is cached about `user`.
+    pub fn forget(&mut self, user: UserId) {
+        self.users.remove(&user);
+    }
+
     /// Records what the store said about `checked` users.
     pub fn update(&mut self, checked: &[UserId], banned: &HashSet<UserId>, read: Instant) {
         if self.users.len() > 100_000 {

@@ -19,7 +19,8 @@ use tokio::sync::oneshot;
 
 use super::actor::{ActorConfig, AuctionActor, LeaseHold};
 use super::commands::{
-    AdminAction, AdminError, BidPayload, BidReply, CommandPayload, ReplyTo, Submit,
+    AdminAction, AdminError, BanChanged, BidPayload, BidReply, CommandPayload, Drain, ReplyTo,
+    Submit,
 };
 use crate::cluster::redis::lease::LeaseOutcome;
 use crate::cluster::redis::messages::{ForwardedCommand, ForwardedReply};
@@ -112,6 +113,26 @@ impl Registry {
             cluster.set_handler(Arc::downgrade(&handler));
         }
         registry
+    }
+
+    /// Asks every actor to decide what it has queued and stop; waits (up to
+    /// `wait`) until they have.
+    pub async fn drain(&self, wait: Duration) {
+        let actors: Vec<Addr<AuctionActor>> = lock(&self.actors).drain().map(|(_, a)| a).collect();
+        for addr in &actors {
+            addr.do_send(Drain);
+        }
+        let deadline = tokio::time::Instant::now() + wait;
+        while actors.iter().any(Addr::connected) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Tells this node's actors that `user`'s ban status changed.
+    pub fn ban_changed(&self, user: crate::domain::UserId) {
+        for addr in lock(&self.actors).values() {
+            addr.do_send(BanChanged(user));
+        }
     }
 
     /// Number of running auction actors on this node.

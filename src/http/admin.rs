@@ -311,6 +311,7 @@ pub async fn set_banned(
         .set_user_banned(id, banned)
         .await?
         .ok_or_else(|| ApiError::not_found("user"))?;
+    state.registry.ban_changed(id);
     let action = if banned { "user.ban" } else { "user.unban" };
     tracing::info!(user.id = %id, admin.id = %admin.id, action, "user ban changed");
     audit(

@@ -579,3 +579,37 @@ async fn a_client_close_is_answered_with_a_close() {
         .expect("the server answers the close at once");
     assert!(matches!(reply, Some(Ok(Message::Close(_)))), "{reply:?}");
 }
+
+#[actix_web::test]
+async fn a_ban_stops_an_open_socket_from_bidding_at_once() {
+    let Some(app) = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite).await else {
+        return;
+    };
+    let auction = app.create_auction(AuctionBuilder::new()).await;
+    let id = auction["id"].as_str().expect("id").to_string();
+    let (user_id, token) = app.bidder("soon-banned").await;
+    let mut ws = WsClient::connect(&app, Some(&token), None)
+        .await
+        .expect("connect");
+    ws.send(&json!({"type": "bid", "auction_id": id, "request_id": "before", "amount": 1000}))
+        .await;
+    assert_eq!(
+        ws.next_of("bid_result").await["result"]["status"],
+        "leading"
+    );
+
+    let admin = app.admin_token().await;
+    let (status, _) = app
+        .post_as(
+            &admin,
+            &format!("/api/v1/admin/users/{user_id}/ban"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    ws.send(&json!({"type": "bid", "auction_id": id, "request_id": "after", "amount": 9000, "max_amount": 9000}))
+        .await;
+    let refused = ws.next_of("bid_error").await;
+    assert_eq!(refused["error"]["code"], "banned", "{refused}");
+    assert_eq!(app.snapshot(&id).await["current_price"], 1000);
+}
