@@ -178,6 +178,9 @@ impl Registry {
                         return Err(error);
                     }
                 };
+                // What the old owner committed but never published reaches
+                // local subscribers before this node's first event does.
+                cluster.fill_before(id, record.auction.state.seq + 1).await;
                 let hold = LeaseHold {
                     cluster: Arc::clone(cluster),
                     epoch,

@@ -66,6 +66,11 @@ pub trait RequestHandler: Send + Sync + 'static {
     ) -> ForwardedReply;
 }
 
+/// Events read from the store per query when filling a gap.
+const FILL_LIMIT: i64 = 1000;
+/// The longest a gap fill waits on the store (the relay waits on it).
+const FILL_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Outgoing publishes, sent in order by one task so the actor never waits.
 type Outbox = mpsc::UnboundedSender<(String, String)>;
 
@@ -291,6 +296,40 @@ impl RedisCluster {
     /// Whether the pub/sub connection is up.
     pub fn is_subscribed(&self) -> bool {
         self.subscribed.load(Ordering::SeqCst)
+    }
+
+    /// Hands local subscribers, from the store, every event of `auction`
+    /// before `next` that this node has not relayed or published yet, so
+    /// the hub never delivers a gap. A committed event misses its
+    /// publication when its owner dies between commit and publish, or when
+    /// the publish fails; the next event (relayed, or committed here after
+    /// a takeover) would then skip it. Nothing to do without subscribers.
+    pub async fn fill_before(&self, auction: AuctionId, next: i64) {
+        let known = lock(&self.last_seen).get(&auction).copied();
+        if known.is_some_and(|seq| seq + 1 >= next) || self.hub.subscribers_of(auction) == 0 {
+            return;
+        }
+        let mut after = known.unwrap_or((next - 1 - FILL_LIMIT).max(0));
+        while after + 1 < next {
+            let limit = (next - 1 - after).min(FILL_LIMIT);
+            let read = self.store.events_after(auction, after, limit);
+            match tokio::time::timeout(FILL_TIMEOUT, read).await {
+                Err(_) => {
+                    tracing::warn!(auction.id = %auction, "filling an event gap from the store timed out");
+                    break;
+                }
+                Ok(Ok(events)) => {
+                    let Some(last) = events.last() else { break };
+                    after = last.seq;
+                    self.note_seen(auction, after);
+                    self.hub.deliver(encode_batch(auction, &events, Utc::now()));
+                }
+                Ok(Err(error)) => {
+                    tracing::warn!(auction.id = %auction, error = ?error, "could not fill an event gap from the store");
+                    break;
+                }
+            }
+        }
     }
 
     fn note_seen(&self, auction: AuctionId, seq: i64) {

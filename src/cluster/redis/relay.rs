@@ -90,7 +90,7 @@ async fn listen(cluster: &Arc<RedisCluster>, shutdown: &mut watch::Receiver<bool
                 if channel == own_channel {
                     on_node_message(cluster, &payload);
                 } else {
-                    on_events(cluster, &payload);
+                    on_events(cluster, &payload).await;
                 }
             }
             _ = canary.tick() => {
@@ -113,13 +113,17 @@ async fn listen(cluster: &Arc<RedisCluster>, shutdown: &mut watch::Receiver<bool
     }
 }
 
-fn on_events(cluster: &RedisCluster, payload: &[u8]) {
+async fn on_events(cluster: &RedisCluster, payload: &[u8]) {
     let Ok(message) = serde_json::from_slice::<EventsMessage>(payload) else {
         tracing::warn!("unreadable events message on Redis");
         return;
     };
     if message.node == cluster.config.node_id {
         return; // delivered locally when published
+    }
+    if let Some(first) = message.events.first() {
+        // A seq gap is filled from the store before relaying.
+        cluster.fill_before(message.auction, first.seq).await;
     }
     if let Some(last) = message.events.last() {
         cluster.note_seen(message.auction, last.seq);
