@@ -14,3 +14,4 @@ mod idempotency;
 mod live;
 mod load_tool;
 mod ops;
+mod store_fence;
