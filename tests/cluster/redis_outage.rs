@@ -30,7 +30,10 @@ async fn cutting_redis_off_refuses_coordination_and_watchers_catch_up() {
     let targets = cluster.targets();
     let auction = create_auction(&targets, 0).await;
     let watchers = watch_everywhere(&targets, &auction).await;
-    let accounts = register_many(&targets, "cut", 6).await;
+    // Six bidders for the crowds, and four who bid on their own while
+    // Redis is away (none of them can be leading then).
+    let mut accounts = register_many(&targets, "cut", 10).await;
+    let loners = accounts.split_off(6);
 
     // Before: bids through every node.
     let crowd = Crowd::new("before", 3, 1000);
@@ -47,7 +50,7 @@ async fn cutting_redis_off_refuses_coordination_and_watchers_catch_up() {
     proxy.cut().await;
     let cut_at = Instant::now();
     let mut refused = Vec::new();
-    let bidder = &accounts[0];
+    let bidder = &loners[0];
     let amount = floor + 10_000;
     let at_owner = http_bid(
         &targets,
@@ -69,7 +72,7 @@ async fn cutting_redis_off_refuses_coordination_and_watchers_catch_up() {
     let mut slowest = Duration::ZERO;
     let ask = |node: usize, request_id: String, account: usize| {
         let (targets, auction) = (targets.clone(), auction.clone());
-        let account = accounts[account].clone();
+        let account = loners[account].clone();
         let amount = amount + 10_000;
         async move {
             let asked = Instant::now();
