@@ -20,7 +20,10 @@ use crate::cluster::redis::{RedisCluster, RedisConfig};
 use crate::cluster::{Hub, Publisher};
 use crate::config::ServeConfig;
 use crate::http::{self, extract, ApiError, AppState};
-use crate::store::{self, Store};
+use crate::store::{self, Store, TimedStore};
+
+/// The longest any store call may take before it is answered `unavailable`.
+const STORE_CALL_LIMIT: Duration = Duration::from_secs(4);
 
 /// A built, bound, not yet running server.
 pub struct Application {
@@ -51,11 +54,12 @@ impl Application {
     /// Connects the store (applying migrations), creates the start-up admin,
     /// binds the listener and assembles the server. Call inside an actix system.
     pub async fn build(config: ServeConfig) -> anyhow::Result<Self> {
-        let store: Arc<dyn Store> = Arc::new(
+        let store: Arc<dyn Store> = Arc::new(TimedStore::new(
             store::connect(&config.database_url)
                 .await
                 .context("opening the database")?,
-        );
+            STORE_CALL_LIMIT,
+        ));
         let accounts = Accounts::new(
             Arc::clone(&store),
             chrono::Duration::hours(config.session_hours.max(1)),

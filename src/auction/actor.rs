@@ -390,19 +390,6 @@ impl AuctionActor {
     }
 }
 
-/// The longest a batch waits on the store before it gives up. A commit cut
-/// off by this may still land: the next batch then finds the row moved on
-/// (fenced) and the actor reloads; retried requests find their answers.
-const STORE_TIMEOUT: Duration = Duration::from_secs(4);
-
-async fn within<T>(
-    work: impl std::future::Future<Output = Result<T, StoreError>>,
-) -> Result<T, StoreError> {
-    tokio::time::timeout(STORE_TIMEOUT, work)
-        .await
-        .unwrap_or(Err(StoreError::Timeout))
-}
-
 /// Looks up, decides and commits one batch.
 async fn run_batch(
     store: Arc<dyn Store>,
@@ -417,12 +404,12 @@ async fn run_batch(
         ..Lookups::default()
     };
     if !questions.keys.is_empty() {
-        lookups.known = within(store.stored_answers(auction_id, &questions.keys)).await?;
+        lookups.known = store.stored_answers(auction_id, &questions.keys).await?;
     }
     let read_at = Instant::now();
     let mut banned_read = HashSet::new();
     if !questions.users.is_empty() {
-        banned_read = within(store.banned_among(&questions.users)).await?;
+        banned_read = store.banned_among(&questions.users).await?;
         lookups.banned.extend(banned_read.iter().copied());
     }
     let expected_seq = auction.state.seq;
@@ -439,7 +426,10 @@ async fn run_batch(
             now,
         };
         let started = Instant::now();
-        within(store.commit_batch(&commit)).await?;
+        // The store is a TimedStore: a commit cut off by its deadline may
+        // still land; the next batch then finds the row moved on (fenced) and
+        // the actor reloads, and retried requests find their answers.
+        store.commit_batch(&commit).await?;
         metrics::histogram!("gavel_commit_seconds").record(started.elapsed().as_secs_f64());
     }
     Ok(BatchOutput {

@@ -60,12 +60,14 @@ impl FeedCursor {
             if event.seq <= self.last_seq {
                 continue;
             }
+            // A gap: read what is missing from the store. The page may reach
+            // this live event and beyond; all of it is in order and new.
             while event.seq > self.last_seq + 1 {
                 let page = self.replay_page(store).await?;
                 if page.is_empty() {
                     break;
                 }
-                out.extend(page.into_iter().filter(|e| e.seq < event.seq));
+                out.extend(page);
             }
             if event.seq > self.last_seq {
                 self.last_seq = event.seq;

@@ -11,6 +11,7 @@
 
 mod records;
 mod sql;
+mod timed;
 
 use std::collections::{HashMap, HashSet};
 
@@ -19,6 +20,7 @@ use chrono::{DateTime, Utc};
 
 pub use records::*;
 pub use sql::{connect, SqlStore};
+pub use timed::TimedStore;
 
 use crate::domain::{AuctionId, UserId};
 

@@ -9,6 +9,7 @@ mod buy_now;
 mod closing;
 mod concurrency;
 mod errors;
+mod feed_gap;
 mod flow;
 mod idempotency;
 mod live;

@@ -1,0 +1,88 @@
+//! A subscriber's cursor fills a gap in the live sequence from the store,
+//! and keeps everything the store had, including events past the live one.
+
+use chrono::Utc;
+use gavel::auction::view::{EncodedEvent, EventBatch};
+use gavel::domain::{Auction, AuctionRules, IncrementTable};
+use gavel::http::feed::FeedCursor;
+use gavel::store::{self, AuctionRecord, CommitBatch, Store, StoredEvent};
+
+use crate::helpers::{Backend, TestDatabase};
+
+fn event(seq: i64) -> StoredEvent {
+    StoredEvent {
+        seq,
+        name: "extended".into(),
+        at: Utc::now(),
+        bidder: None,
+        amount: None,
+        bid_kind: None,
+        ceiling: None,
+        data: format!("{{\"seq\":{seq}}}"),
+    }
+}
+
+#[tokio::test]
+async fn a_gap_is_filled_from_the_store_without_losing_later_events() {
+    let Some(db) = TestDatabase::new(Backend::Sqlite).await else {
+        return;
+    };
+    let store = store::connect(&db.url).await.expect("connect");
+    let now = Utc::now();
+    let rules = AuctionRules {
+        starting_price: 100,
+        reserve_price: None,
+        buy_now_price: None,
+        starts_at: now,
+        extend_window_secs: 0,
+        increments: IncrementTable::standard(),
+    };
+    let record = AuctionRecord {
+        id: uuid::Uuid::now_v7(),
+        title: "gap".into(),
+        description: String::new(),
+        currency: "EUR".into(),
+        auction: Auction::new(rules, now + chrono::Duration::hours(1)),
+        epoch: 0,
+        created_by: uuid::Uuid::now_v7(),
+        created_at: now,
+    };
+    store.create_auction(&record).await.expect("create");
+    let mut state = record.auction.state.clone();
+    state.seq = 5;
+    store
+        .commit_batch(&CommitBatch {
+            auction_id: record.id,
+            epoch: 0,
+            expected_seq: 0,
+            state,
+            events: (1..=5).map(event).collect(),
+            answers: Vec::new(),
+            now,
+        })
+        .await
+        .expect("commit five events");
+
+    // The subscriber saw seq 1; the next live event it gets is seq 3.
+    let mut cursor = FeedCursor::new(record.id, 1);
+    let live = |seq: i64| EventBatch {
+        auction_id: record.id,
+        events: vec![EncodedEvent::encode(record.id, &event(seq), now)],
+    };
+    let delivered = cursor.accept(&store, &live(3)).await.expect("accept");
+    let seqs: Vec<i64> = delivered.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, vec![2, 3, 4, 5], "the gap and what followed it");
+    // The live copies of 4 and 5 arrive later: nothing twice.
+    assert!(cursor
+        .accept(&store, &live(4))
+        .await
+        .expect("accept")
+        .is_empty());
+    assert!(cursor
+        .accept(&store, &live(5))
+        .await
+        .expect("accept")
+        .is_empty());
+    let next = cursor.accept(&store, &live(6)).await.expect("accept");
+    assert_eq!(next.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![6]);
+}
