@@ -337,6 +337,11 @@ impl AuctionActor {
                 self.schedule_close(ctx);
             }
         }
+        if self.fenced {
+            // The lease was lost while this batch was in flight.
+            self.give_up(ctx);
+            return;
+        }
         self.start_batch(ctx);
         self.stop_if_drained(ctx);
     }
