@@ -1,7 +1,9 @@
 // The auction page, live: price, leader, minimum next bid, countdown,
 // history and chart follow the WebSocket; the bid box asks for a
 // confirmation that says what will happen, sends the bid over the socket
-// and shows the answer at once. Without a socket, the same form posts.
+// and shows the answer at once. The buy-now box does the same for buying at
+// the buy-now price, and shows itself only while that is possible. Without
+// a socket, the same forms post.
 (function () {
   "use strict";
 
@@ -30,6 +32,7 @@
     leader: $("leader"),
     count: $("bid-count"),
     minNext: $("min-next"),
+    minNextRow: $("min-next-row"),
     minHint: $("min-next-hint"),
     status: $("status"),
     countdown: $("countdown"),
@@ -50,6 +53,16 @@
     confirmText: $("bid-confirm-text"),
     yes: $("bid-confirm-yes"),
     no: $("bid-confirm-no"),
+    buyBox: $("buy-now-box"),
+    buyOffer: $("buy-now-offer"),
+    buyForm: $("buy-now-form"),
+    buyButton: $("buy-now-button"),
+    buyConfirm: $("buy-now-confirm"),
+    buyConfirmTitle: $("buy-now-confirm-title"),
+    buyConfirmText: $("buy-now-confirm-text"),
+    buyYes: $("buy-now-yes"),
+    buyNo: $("buy-now-no"),
+    buyAnswer: $("buy-now-answer"),
     history: $("history"),
     historyBody: $("history-body"),
     historyEmpty: $("history-empty"),
@@ -86,6 +99,9 @@
 
   // ---- rendering the state -------------------------------------------------------
   let amountEdited = false;
+  // Set when the server refused a buy now as no longer offered: that never
+  // changes back, even if this page has not seen the bid that did it yet.
+  let buyNowGone = false;
 
   let rendered = false;
 
@@ -121,6 +137,14 @@
     el.status.textContent = STATUS_LABEL[shownStatus] || shownStatus;
     el.status.className = "status-badge status-" + shownStatus;
     el.reserve.hidden = state.reserve_met || !isLive();
+    if (el.minNextRow) el.minNextRow.hidden = !isLive();
+
+    if (typeof state.buy_now_price === "number") {
+      const buyNowText = money(state.buy_now_price);
+      root.querySelectorAll("[data-buy-now-price]").forEach(function (node) {
+        if (node.textContent !== buyNowText) node.textContent = buyNowText;
+      });
+    }
 
     const result = resultText();
     el.result.hidden = result === "";
@@ -130,7 +154,36 @@
     rendered = true;
   }
 
+  /**
+   * Whether buying now is possible, by the same rule as the server's: open
+   * (by the server's clock), a buy-now price, and either no bid yet or the
+   * reserve unmet (and buying would not lower the price).
+   */
+  function buyNowOffered() {
+    const price = state.buy_now_price;
+    if (typeof price !== "number" || buyNowGone) return false;
+    const now = Gavel.serverNow();
+    if (!isLive() || now < Date.parse(state.starts_at) || now >= Date.parse(state.ends_at)) return false;
+    if (state.bid_count > 0 && state.reserve_met) return false;
+    if (state.leader && state.current_price >= price) return false;
+    return true;
+  }
+
+  function updateBuyNow() {
+    if (!el.buyBox) return;
+    const offered = buyNowOffered();
+    if (!offered && buyPlanned) hideBuyConfirmation(false);
+    el.buyOffer.hidden = !offered;
+    // One purchase at a time: the button waits for the answer.
+    if (el.buyButton) el.buyButton.disabled = !offered || buyNowPending();
+    // The box stays while it has an answer to show.
+    el.buyBox.hidden = !offered && el.buyAnswer.textContent === "";
+  }
+
   function updateBidAvailability() {
+    updateBuyNow();
+    // Once the auction has ended, the bid box stays only to show an answer.
+    if (el.bidBox) el.bidBox.hidden = !isLive() && (!el.answer || el.answer.textContent === "");
     if (!el.form) return;
     const now = Gavel.serverNow();
     const started = now >= Date.parse(state.starts_at);
@@ -160,11 +213,11 @@
 
     const who = document.createElement("td");
     who.textContent = bid.bidder + (mine ? " (you)" : "");
-    if (bid.kind === "auto") {
+    if (bid.kind === "auto" || bid.kind === "buy_now") {
       const tag = document.createElement("span");
       tag.className = "tag";
-      tag.title = "Placed automatically up to the bidder's maximum";
-      tag.textContent = "automatic";
+      tag.title = bid.kind === "auto" ? "Placed automatically up to the bidder's maximum" : "Bought at the buy-now price";
+      tag.textContent = bid.kind === "auto" ? "automatic" : "buy now";
       who.appendChild(document.createTextNode(" "));
       who.appendChild(tag);
     }
@@ -287,7 +340,8 @@
   }
 
   // ---- bidding ----------------------------------------------------------------------
-  const pending = new Map(); // request_id → { amount, max, tries, timer }
+  // request_id → { kind: "bid" | "buy_now", amount, max, tries, timer }
+  const pending = new Map();
   const MAX_TRIES = 4;
 
   function newRequestId() {
@@ -302,6 +356,26 @@
     if (!el.answer) return;
     el.answer.className = "answer answer-" + kind;
     el.answer.textContent = text;
+    if (el.bidBox && text) el.bidBox.hidden = false;
+  }
+
+  function buyNowPending() {
+    for (const request of pending.values()) {
+      if (request.kind === "buy_now") return true;
+    }
+    return false;
+  }
+
+  function showBuyAnswer(kind, text) {
+    if (!el.buyAnswer) return;
+    el.buyAnswer.className = "answer answer-" + kind;
+    el.buyAnswer.textContent = text;
+    updateBuyNow();
+  }
+
+  /** The answer area of a pending request. */
+  function answerFor(request) {
+    return request.kind === "buy_now" ? showBuyAnswer : showAnswer;
   }
 
   function showFormError(text) {
@@ -352,6 +426,24 @@
     }
   }
 
+  /** A refused buy now in words (src/http/pages/bidder.rs says the same). */
+  function describeBuyNowRejection(error) {
+    switch (error && error.code) {
+      case "buy_now_unavailable":
+        return "Buy now is no longer available: the bidding has already gone past it. You can still place a bid.";
+      case "auction_not_open":
+        return "This auction is not open, so it cannot be bought now.";
+      case "rate_limited":
+        return "Too many requests in a short time. Wait a moment and try again.";
+      case "unavailable":
+        return "The auction could not take your purchase just now. Please try again.";
+      case "unauthenticated":
+        return "Your session has ended. Log in again to buy.";
+      default:
+        return describeRejection(error);
+    }
+  }
+
   let planned = null; // { amount, max } while the confirmation is shown
 
   function readForm() {
@@ -396,15 +488,27 @@
     el.form.submit();
   }
 
+  /** Sends (or resends, with the same request_id) a pending bid or buy now. */
   function sendBid(requestId) {
     const bid = pending.get(requestId);
     if (!bid) return false;
-    const frame = { type: "bid", auction_id: auctionId, request_id: requestId, amount: bid.amount };
-    if (bid.max !== null) frame.max_amount = bid.max;
+    let frame;
+    if (bid.kind === "buy_now") {
+      frame = { type: "buy_now", auction_id: auctionId, request_id: requestId };
+    } else {
+      frame = { type: "bid", auction_id: auctionId, request_id: requestId, amount: bid.amount };
+      if (bid.max !== null) frame.max_amount = bid.max;
+    }
     bid.tries += 1;
     clearTimeout(bid.timer);
     bid.timer = setTimeout(function () {
-      if (pending.has(requestId)) showAnswer("info", "Still waiting for an answer… your bid is safe to resend and will not count twice.");
+      if (!pending.has(requestId)) return;
+      answerFor(bid)(
+        "info",
+        bid.kind === "buy_now"
+          ? "Still waiting for an answer… your purchase is safe to resend and will not count twice."
+          : "Still waiting for an answer… your bid is safe to resend and will not count twice."
+      );
     }, 8000);
     return live.send(frame);
   }
@@ -417,7 +521,7 @@
       submitPlainForm(requestId, plan);
       return;
     }
-    pending.set(requestId, { amount: plan.amount, max: plan.max, tries: 0, timer: null });
+    pending.set(requestId, { kind: "bid", amount: plan.amount, max: plan.max, tries: 0, timer: null });
     showAnswer("info", "Sending your bid…");
     sendBid(requestId);
     amountEdited = false;
@@ -431,8 +535,13 @@
   }
 
   function onBidResult(result) {
-    if (!pending.has(result.request_id)) return;
+    const request = pending.get(result.request_id);
+    if (!request) return;
     settle(result.request_id);
+    if (request.kind === "buy_now") {
+      showBuyAnswer("success", "You bought it for " + money(result.current_price) + ". The auction has ended.");
+      return;
+    }
     if (result.status === "leading") {
       showAnswer("success", "You are leading at " + money(result.current_price) + ".");
     } else {
@@ -450,14 +559,90 @@
     const code = frame.error && frame.error.code;
     if (code === "unavailable" && bid.tries < MAX_TRIES) {
       // Safe: the same request_id is never placed twice.
-      showAnswer("info", "The auction is busy; trying again…");
+      answerFor(bid)("info", "The auction is busy; trying again…");
       setTimeout(function () {
         sendBid(frame.request_id);
       }, 400 * Math.pow(2, bid.tries) * (0.5 + Math.random() / 2));
       return;
     }
     settle(frame.request_id);
-    showAnswer("error", describeRejection(frame.error));
+    if (bid.kind === "buy_now") {
+      if (code === "buy_now_unavailable") buyNowGone = true;
+      showBuyAnswer("error", describeBuyNowRejection(frame.error));
+    } else {
+      showAnswer("error", describeRejection(frame.error));
+    }
+  }
+
+  // ---- buying now -------------------------------------------------------------------
+  let buyPlanned = false; // while the buy-now confirmation is shown
+
+  function showBuyConfirmation() {
+    buyPlanned = true;
+    // "You will buy <title> for <price> and the auction ends now."
+    const title = document.createElement("strong");
+    title.textContent = state.title;
+    const price = document.createElement("strong");
+    price.textContent = money(state.buy_now_price);
+    el.buyConfirmText.replaceChildren(
+      "You will buy ", title, " for ", price, " and the auction ends now."
+    );
+    el.buyForm.hidden = true;
+    el.buyConfirm.hidden = false;
+    el.buyConfirmTitle.focus();
+  }
+
+  function hideBuyConfirmation(focusButton) {
+    buyPlanned = false;
+    el.buyConfirm.hidden = true;
+    el.buyForm.hidden = false;
+    if (focusButton && el.buyButton && !el.buyButton.disabled) el.buyButton.focus();
+  }
+
+  /** Without a socket, the plain form does the job (already confirmed here). */
+  function submitPlainBuyNow(requestId) {
+    el.buyForm.elements.namedItem("request_id").value = requestId;
+    const confirmed = document.createElement("input");
+    confirmed.type = "hidden";
+    confirmed.name = "confirmed";
+    confirmed.value = "yes";
+    el.buyForm.appendChild(confirmed);
+    el.buyForm.dataset.plain = "yes";
+    el.buyForm.submit();
+  }
+
+  function placeBuyNow() {
+    const requestId = newRequestId();
+    hideBuyConfirmation(false);
+    if (!buyNowOffered()) {
+      showBuyAnswer("error", describeBuyNowRejection({ code: isLive() ? "buy_now_unavailable" : "auction_not_open" }));
+      return;
+    }
+    showBuyAnswer("info", "Buying…");
+    if (!live.isOpen()) {
+      submitPlainBuyNow(requestId);
+      return;
+    }
+    pending.set(requestId, { kind: "buy_now", tries: 0, timer: null });
+    updateBuyNow();
+    sendBid(requestId);
+  }
+
+  if (el.buyForm) {
+    el.buyForm.addEventListener("submit", function (event) {
+      if (el.buyForm.dataset.plain === "yes") return; // the fallback post
+      event.preventDefault();
+      if (buyNowOffered() && !buyNowPending()) showBuyConfirmation();
+    });
+    el.buyYes.addEventListener("click", function () {
+      if (buyPlanned) placeBuyNow();
+    });
+    el.buyNo.addEventListener("click", function () {
+      hideBuyConfirmation(true);
+    });
+    el.buyConfirm.addEventListener("keydown", function (event) {
+      if (event.key === "Escape") hideBuyConfirmation(true);
+    });
   }
 
   if (el.form) {

@@ -11,4 +11,5 @@ mod helpers;
 
 mod admin;
 mod bidding;
+mod buy_now;
 mod pages;

@@ -1,7 +1,8 @@
 //! Pages for bidders and watchers: `/` (open and upcoming auctions),
 //! `/auctions/{id}` (one auction, live), `POST /auctions/{id}/bid` (the
 //! plain-form bid: a confirmation page, then the bid and a redirect back
-//! with the answer), and `/me/bids` (my auctions and where I stand).
+//! with the answer), `POST /auctions/{id}/buy-now` (the same for buying at
+//! the buy-now price), and `/me/bids` (my auctions and where I stand).
 //!
 //! Every page renders its whole first state here; `static/list.js` and
 //! `static/auction.js` then keep it live over the WebSocket.
@@ -18,12 +19,12 @@ use super::context::PageCtx;
 use super::errors::{sentence, PageError};
 use super::render::{
     money, money_input, parse_money, precise_time_text, remaining_text, status_label, time_text,
-    Flash, Layout, Section,
+    Flash, FlashSlot, Layout, Section,
 };
 use crate::auction::view::{rfc3339, Snapshot};
 use crate::auction::BidCommandKind;
 use crate::domain::alias::bidder_alias;
-use crate::domain::{AuctionId, Money, PublicStatus};
+use crate::domain::{Auction, AuctionId, Money, PublicStatus};
 use crate::http::bids::place;
 use crate::store::{AuctionRecord, StoredAnswer, User};
 
@@ -167,6 +168,7 @@ pub struct HistoryRow {
     pub is_me: bool,
     pub amount_text: String,
     pub is_auto: bool,
+    pub is_buy_now: bool,
     pub kind_text: &'static str,
 }
 
@@ -198,13 +200,17 @@ struct AuctionPage {
     remaining_text: String,
     bids_text: String,
     buy_now_text: String,
+    /// Whether buy now is offered right now (see [`buy_now_offer`]).
+    buy_now_offered: bool,
     result_text: String,
     description: Vec<String>,
     history: Vec<HistoryRow>,
     history_truncated: bool,
     chart: Chart,
     request_id: String,
+    buy_now_request_id: String,
     bid_flash: Option<Flash>,
+    buy_now_flash: Option<Flash>,
     login_link: String,
 }
 
@@ -212,6 +218,25 @@ impl AuctionPage {
     fn is_live(&self) -> bool {
         matches!(self.a.status, "open" | "scheduled")
     }
+
+    /// The buy-now box is on the page while the auction is live and has a
+    /// buy-now price (the script shows and hides it as that changes), and
+    /// after a plain-form buy now, to give its answer.
+    fn has_buy_now_box(&self) -> bool {
+        (self.is_live() && self.a.buy_now_price.is_some()) || self.buy_now_flash.is_some()
+    }
+}
+
+/// The buy-now price, when buying at it is possible at `now`: the auction is
+/// open, has a buy-now price, and either has no bid yet or its reserve is
+/// unmet (and buying would not lower the price). The same rule as the
+/// auction's own (`Auction::buy_now`), which decides in the end.
+pub fn buy_now_offer(auction: &Auction, now: DateTime<Utc>) -> Option<Money> {
+    let price = auction.rules.buy_now_price?;
+    let offered = auction.is_open_at(now)
+        && !(auction.state.bid_count > 0 && auction.reserve_met())
+        && !(auction.state.leader.is_some() && auction.state.price >= price);
+    offered.then_some(price)
 }
 
 /// Parses an auction id from the path and loads it, or 404.
@@ -289,6 +314,7 @@ pub async fn show(ctx: PageCtx, id: web::Path<String>) -> Result<HttpResponse, P
             bidder: alias,
             amount_text: money(amount, &record.currency),
             is_auto: kind == "auto",
+            is_buy_now: kind == "buy_now",
             kind_text: kind_text(kind),
         });
     }
@@ -316,11 +342,16 @@ pub async fn show(ctx: PageCtx, id: web::Path<String>) -> Result<HttpResponse, P
     let snapshot_json = serde_json::to_string(&snapshot).unwrap_or_else(|_| "{}".into());
 
     let mut layout = ctx.layout(record.title.clone(), Section::Auctions);
-    // A bid's answer belongs next to the bid box, not at the top of the page.
-    let bid_flash = if layout.flash.as_ref().is_some_and(|f| f.bid) {
-        layout.flash.take()
-    } else {
-        None
+    // A bid's answer belongs next to the bid box, a buy now's in the buy-now
+    // box, not at the top of the page.
+    let slot = layout.flash.as_ref().map(|f| f.slot);
+    let bid_flash = match slot {
+        Some(FlashSlot::Bid) => layout.flash.take(),
+        _ => None,
+    };
+    let buy_now_flash = match slot {
+        Some(FlashSlot::BuyNow) => layout.flash.take(),
+        _ => None,
     };
     let description = record
         .description
@@ -351,13 +382,16 @@ pub async fn show(ctx: PageCtx, id: web::Path<String>) -> Result<HttpResponse, P
             .buy_now_price
             .map(|p| money(p, &record.currency))
             .unwrap_or_default(),
+        buy_now_offered: buy_now_offer(auction, now).is_some(),
         result_text: result_text(&record, snapshot.status, &my_alias),
         description,
         history,
         history_truncated,
         chart,
         request_id: new_request_id(),
+        buy_now_request_id: new_request_id(),
         bid_flash,
+        buy_now_flash,
         login_link: format!("/login?next=/auctions/{}", record.id),
         snapshot_json,
         points_json,
@@ -484,6 +518,123 @@ pub async fn bid(
     Ok(ctx.redirect(&back, Some(flash.for_bid())))
 }
 
+#[derive(Debug, Default, Deserialize)]
+pub struct BuyNowForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    request_id: String,
+    #[serde(default)]
+    confirmed: String,
+}
+
+#[derive(Template)]
+#[template(path = "buy_now_confirm.html")]
+struct BuyNowConfirmPage {
+    layout: Layout,
+    currency: String,
+    price: Money,
+    id: String,
+    title: String,
+    request_id: String,
+    price_text: String,
+}
+
+/// `POST /auctions/{id}/buy-now`: buy now by plain form. Without
+/// `confirmed=yes` it shows what will happen; with it, it buys through the
+/// same path as the API and the WebSocket and redirects back with the answer.
+pub async fn buy_now(
+    ctx: PageCtx,
+    id: web::Path<String>,
+    form: web::Form<BuyNowForm>,
+) -> Result<HttpResponse, PageError> {
+    ctx.check_csrf(&form.csrf)?;
+    let record = load_auction(&ctx, &id).await?;
+    let back = format!("/auctions/{}", record.id);
+    // Back to the auction after logging in (this address only takes POSTs).
+    let Some(user) = ctx.user.clone() else {
+        return Err(PageError::LoginRequired { next: back });
+    };
+    let currency = record.currency.clone();
+    let request_id = if form.request_id.trim().is_empty() {
+        new_request_id()
+    } else {
+        form.request_id.trim().to_owned()
+    };
+
+    if form.confirmed != "yes" {
+        let now = Utc::now();
+        let Some(price) = buy_now_offer(&record.auction, now) else {
+            let code = if record.auction.is_open_at(now) {
+                "buy_now_unavailable"
+            } else {
+                "auction_not_open"
+            };
+            let text = describe_buy_now_rejection(code, &Value::Null, &currency);
+            return Ok(ctx.redirect(&back, Some(Flash::error(text).for_buy_now())));
+        };
+        return ctx.page(&BuyNowConfirmPage {
+            layout: ctx.layout("Confirm: buy now", Section::Auctions),
+            currency: currency.clone(),
+            price,
+            id: record.id.to_string(),
+            title: record.title.clone(),
+            request_id,
+            price_text: money(price, &currency),
+        });
+    }
+
+    let flash = match place(
+        &ctx.state,
+        &user,
+        record.id,
+        request_id,
+        BidCommandKind::BuyNow,
+    )
+    .await
+    {
+        Ok(answer) => describe_buy_now_answer(&answer, &currency),
+        Err(error) => {
+            let object = error.error_object();
+            let code = object["code"].as_str().unwrap_or_default();
+            Flash::error(describe_buy_now_rejection(code, &object, &currency))
+        }
+    };
+    Ok(ctx.redirect(&back, Some(flash.for_buy_now())))
+}
+
+/// A buy now's stored answer in words.
+pub fn describe_buy_now_answer(answer: &StoredAnswer, currency: &str) -> Flash {
+    let body: Value = serde_json::from_str(&answer.body).unwrap_or(Value::Null);
+    if answer.http_status == 200 {
+        let price = body["current_price"].as_i64().unwrap_or_default();
+        return Flash::success(format!(
+            "You bought it for {}. The auction has ended.",
+            money(price, currency)
+        ));
+    }
+    let error = &body["error"];
+    let code = error["code"].as_str().unwrap_or_default();
+    Flash::error(describe_buy_now_rejection(code, error, currency))
+}
+
+/// A refused buy now in words (`static/auction.js` says the same).
+pub fn describe_buy_now_rejection(code: &str, error: &Value, currency: &str) -> String {
+    match code {
+        "buy_now_unavailable" => {
+            "Buy now is no longer available: the bidding has already gone past it. \
+             You can still place a bid."
+                .into()
+        }
+        "auction_not_open" => "This auction is not open, so it cannot be bought now.".into(),
+        "rate_limited" => "Too many requests in a short time. Wait a moment and try again.".into(),
+        "unavailable" => {
+            "The auction could not take your purchase just now. Please try again.".into()
+        }
+        _ => describe_rejection(code, error, currency),
+    }
+}
+
 /// A bid's stored answer in words.
 pub fn describe_answer(answer: &StoredAnswer, currency: &str) -> Flash {
     let body: Value = serde_json::from_str(&answer.body).unwrap_or(Value::Null);
@@ -524,6 +675,7 @@ pub fn describe_rejection(code: &str, error: &Value, currency: &str) -> String {
         "rate_limited" => "Too many bids in a short time. Wait a moment and try again.".into(),
         "unavailable" => "The auction could not take your bid just now. Please try again.".into(),
         "not_found" => "There is no such auction.".into(),
+        "buy_now_unavailable" => "Buy now is no longer available for this auction.".into(),
         _ => sentence(error["message"].as_str().unwrap_or("The bid was refused")),
     }
 }
@@ -585,4 +737,100 @@ pub async fn my_bids(ctx: PageCtx) -> Result<HttpResponse, PageError> {
             ended,
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{AuctionRules, BidRequest, IncrementTable, UserId};
+    use chrono::Duration;
+
+    fn auction(reserve: Option<Money>, buy_now: Option<Money>, now: DateTime<Utc>) -> Auction {
+        Auction::new(
+            AuctionRules {
+                starting_price: 1_000,
+                reserve_price: reserve,
+                buy_now_price: buy_now,
+                starts_at: now - Duration::minutes(1),
+                extend_window_secs: 0,
+                increments: IncrementTable::standard(),
+            },
+            now + Duration::hours(1),
+        )
+    }
+
+    fn bid(auction: &mut Auction, amount: Money, max: Option<Money>, now: DateTime<Utc>) {
+        auction
+            .place_bid(BidRequest {
+                bidder: UserId::new_v4(),
+                amount,
+                max_amount: max,
+                at: now,
+            })
+            .expect("the bid is taken");
+    }
+
+    /// The page offers buy now exactly when the auction would take it.
+    #[test]
+    fn the_offer_follows_the_auctions_own_rule() {
+        let now = Utc::now();
+        /// (name, reserve, buy-now price, bids as (amount, maximum), offered)
+        type Case = (&'static str, Option<Money>, Option<Money>, Bids, bool);
+        type Bids = &'static [(Money, Option<Money>)];
+        let cases: [Case; 7] = [
+            ("no bids yet", None, Some(5_000), &[], true),
+            ("no buy-now price", None, None, &[], false),
+            (
+                "a bid, no reserve",
+                None,
+                Some(5_000),
+                &[(1_000, None)],
+                false,
+            ),
+            (
+                "reserve unmet",
+                Some(3_000),
+                Some(5_000),
+                &[(1_000, None)],
+                true,
+            ),
+            (
+                "reserve met",
+                Some(3_000),
+                Some(5_000),
+                &[(3_000, None)],
+                false,
+            ),
+            (
+                "reserve unmet at a price above buy now",
+                Some(9_000),
+                Some(5_000),
+                &[(6_000, None)],
+                false,
+            ),
+            (
+                "a maximum that covers the reserve",
+                Some(3_000),
+                Some(5_000),
+                &[(1_000, Some(4_000))],
+                false,
+            ),
+        ];
+        for (name, reserve, buy_now, bids, offered) in cases {
+            let mut auction = auction(reserve, buy_now, now);
+            for (amount, max) in bids {
+                bid(&mut auction, *amount, *max, now);
+            }
+            assert_eq!(buy_now_offer(&auction, now).is_some(), offered, "{name}");
+            let taken = auction.clone().buy_now(UserId::new_v4(), now).is_ok();
+            assert_eq!(taken, offered, "{name}: the auction agrees");
+        }
+        // Not before the start, nor at or after the end, nor once ended.
+        let open = auction(None, Some(5_000), now);
+        assert!(buy_now_offer(&open, now - Duration::minutes(2)).is_none());
+        assert!(buy_now_offer(&open, now + Duration::hours(1)).is_none());
+        let mut closed = open.clone();
+        closed.close(now, true).expect("closes");
+        assert!(buy_now_offer(&closed, now).is_none());
+    }
 }

@@ -14,7 +14,7 @@ use base64::Engine as _;
 
 use super::csrf;
 use super::errors::PageError;
-use super::render::{self, Flash, Layout, Section, UserView};
+use super::render::{self, Flash, FlashSlot, Layout, Section, UserView};
 use crate::http::identity::resolve_user;
 use crate::http::AppState;
 use crate::store::User;
@@ -171,10 +171,10 @@ pub fn removal(name: &'static str, secure: bool) -> Cookie<'static> {
 }
 
 fn flash_cookie(flash: &Flash, secure: bool) -> Cookie<'static> {
-    let kind = if flash.bid {
-        format!("bid-{}", flash.kind)
-    } else {
-        flash.kind.to_owned()
+    let kind = match flash.slot {
+        FlashSlot::Page => flash.kind.to_owned(),
+        FlashSlot::Bid => format!("bid-{}", flash.kind),
+        FlashSlot::BuyNow => format!("buy-{}", flash.kind),
     };
     let raw = format!("{kind}:{}", flash.text);
     let value = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw.as_bytes());
@@ -193,9 +193,12 @@ fn decode_flash(value: &str) -> Option<Flash> {
         .ok()?;
     let text = String::from_utf8(bytes).ok()?;
     let (kind, text) = text.split_once(':')?;
-    let (bid, kind) = match kind.strip_prefix("bid-") {
-        Some(kind) => (true, kind),
-        None => (false, kind),
+    let (slot, kind) = if let Some(kind) = kind.strip_prefix("bid-") {
+        (FlashSlot::Bid, kind)
+    } else if let Some(kind) = kind.strip_prefix("buy-") {
+        (FlashSlot::BuyNow, kind)
+    } else {
+        (FlashSlot::Page, kind)
     };
     let kind = match kind {
         "success" => "success",
@@ -207,7 +210,7 @@ fn decode_flash(value: &str) -> Option<Flash> {
     Some(Flash {
         kind,
         text: text.trim().to_owned(),
-        bid,
+        slot,
     })
     .filter(|flash| !flash.text.is_empty())
 }
@@ -221,8 +224,13 @@ mod tests {
         let flash = Flash::success("You are leading at EUR 12.50; “quotes” & <tags>");
         let cookie = flash_cookie(&flash, false);
         assert_eq!(decode_flash(cookie.value()), Some(flash.clone()));
-        let bid = flash.for_bid();
+        let bid = flash.clone().for_bid();
         assert_eq!(decode_flash(flash_cookie(&bid, false).value()), Some(bid));
+        let bought = flash.for_buy_now();
+        assert_eq!(
+            decode_flash(flash_cookie(&bought, false).value()),
+            Some(bought)
+        );
         assert_eq!(decode_flash("not base64!"), None);
     }
 }

@@ -11,7 +11,8 @@
 //! - [`render`]: formatting, the layout, page headers.
 //! - [`errors`]: HTML error pages (404, 403, 500 …).
 //! - [`auth`]: register, log in, log out.
-//! - [`bidder`]: the auction list, an auction, bidding by form, my bids.
+//! - [`bidder`]: the auction list, an auction, bidding and buying now by
+//!   form, my bids.
 //! - [`admin`]: the admin dashboard, create, detail, cancel/close, users, audit.
 //! - [`chart`]: the price chart as inline SVG.
 
@@ -43,6 +44,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(page("/static/{name}").route(web::get().to(assets::serve)))
         .service(page("/auctions/{id}").route(web::get().to(bidder::show)))
         .service(page("/auctions/{id}/bid").route(web::post().to(bidder::bid)))
+        .service(page("/auctions/{id}/buy-now").route(web::post().to(bidder::buy_now)))
         .service(page("/me/bids").route(web::get().to(bidder::my_bids)))
         .service(
             page("/register")

@@ -151,44 +151,57 @@ impl From<&User> for UserView {
     }
 }
 
+/// Where on the next page a flash message belongs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlashSlot {
+    /// The top of the page.
+    Page,
+    /// The bid box: the answer to a bid.
+    Bid,
+    /// The buy-now box: the answer to a buy now.
+    BuyNow,
+}
+
 /// A one-time message carried across a redirect (PRG).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Flash {
     /// `success`, `info` or `error` (a CSS class).
     pub kind: &'static str,
     pub text: String,
-    /// The answer to a bid: shown in the bid box, not at the top of the page.
-    pub bid: bool,
+    /// Where it is shown.
+    pub slot: FlashSlot,
 }
 
 impl Flash {
-    pub fn success(text: impl Into<String>) -> Self {
+    fn new(kind: &'static str, text: impl Into<String>) -> Self {
         Self {
-            kind: "success",
+            kind,
             text: text.into(),
-            bid: false,
+            slot: FlashSlot::Page,
         }
+    }
+
+    pub fn success(text: impl Into<String>) -> Self {
+        Self::new("success", text)
     }
 
     pub fn info(text: impl Into<String>) -> Self {
-        Self {
-            kind: "info",
-            text: text.into(),
-            bid: false,
-        }
+        Self::new("info", text)
     }
 
     pub fn error(text: impl Into<String>) -> Self {
-        Self {
-            kind: "error",
-            text: text.into(),
-            bid: false,
-        }
+        Self::new("error", text)
     }
 
     /// Marks this message as the answer to a bid.
     pub fn for_bid(mut self) -> Self {
-        self.bid = true;
+        self.slot = FlashSlot::Bid;
+        self
+    }
+
+    /// Marks this message as the answer to a buy now.
+    pub fn for_buy_now(mut self) -> Self {
+        self.slot = FlashSlot::BuyNow;
         self
     }
 }
