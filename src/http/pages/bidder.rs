@@ -445,7 +445,13 @@ pub async fn bid(
     form: web::Form<BidForm>,
 ) -> Result<HttpResponse, PageError> {
     ctx.check_csrf(&form.csrf)?;
-    let user = ctx.require_user()?.clone();
+    // After logging in, come back to the auction page (the form's own URL
+    // only takes POSTs).
+    let Some(user) = ctx.user().cloned() else {
+        return Err(PageError::LoginRequired {
+            next: format!("/auctions/{}", id.trim()),
+        });
+    };
     let record = load_auction(&ctx, &id).await?;
     let back = format!("/auctions/{}", record.id);
     let currency = record.currency.clone();

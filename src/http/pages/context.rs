@@ -33,6 +33,11 @@ pub struct PageCtx {
 }
 
 impl PageCtx {
+    /// The signed-in user, if any.
+    pub fn user(&self) -> Option<&User> {
+        self.user.as_ref()
+    }
+
     /// The signed-in user, or a redirect to the login page that comes back here.
     pub fn require_user(&self) -> Result<&User, PageError> {
         self.user
