@@ -458,14 +458,17 @@ async fn a_scheduled_auction_opens_for_bids_on_the_server_clock() {
         return;
     };
     let app = TestApp::spawn().await;
+    app.register("kim").await;
+    let browser = driver.browser().await;
+    log_in(&browser, &app, "kim", PASSWORD, "/").await;
+
+    // Created only now, so slow set-up on a busy machine cannot eat the
+    // few seconds before it starts.
     let mut body = auction("Rocking chair", 2000, Duration::hours(1));
-    body["starts_at"] = json!((chrono::Utc::now() + Duration::seconds(4))
+    body["starts_at"] = json!((chrono::Utc::now() + Duration::seconds(8))
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
     let id = app.create_auction(body).await;
-    app.register("kim").await;
-
-    let browser = driver.browser().await;
-    log_in(&browser, &app, "kim", PASSWORD, &format!("/auctions/{id}")).await;
+    browser.goto(&app.url(&format!("/auctions/{id}"))).await;
     let countdown = browser.text("#countdown").await;
     assert!(countdown.starts_with("Starts in"), "{countdown}");
     assert_eq!(browser.text("#status").await, "STARTING SOON");
