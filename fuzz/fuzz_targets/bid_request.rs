@@ -14,9 +14,14 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let id = &body.request_id;
-    let id_allowed =
-        !id.is_empty() && id.len() <= MAX_REQUEST_ID_LEN && id.bytes().all(|b| b.is_ascii_graphic());
-    assert_eq!(check_request_id(id).is_ok(), id_allowed, "request_id {id:?}");
+    let id_allowed = !id.is_empty()
+        && id.len() <= MAX_REQUEST_ID_LEN
+        && id.bytes().all(|b| b.is_ascii_graphic());
+    assert_eq!(
+        check_request_id(id).is_ok(),
+        id_allowed,
+        "request_id {id:?}"
+    );
 
     let amount = body.amount;
     let amounts_allowed = (1..=MAX_AMOUNT).contains(&amount)

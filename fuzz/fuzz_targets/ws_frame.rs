@@ -17,7 +17,9 @@ fuzz_target!(|data: &[u8]| {
     match parse_client_frame(&text) {
         Ok(frame) => {
             let value: Value = serde_json::from_str(&text).expect("an accepted frame is JSON");
-            let kind = value["type"].as_str().expect("an accepted frame has a string type");
+            let kind = value["type"]
+                .as_str()
+                .expect("an accepted frame has a string type");
             let (auction_id, request_id) = match &frame {
                 ClientFrame::Subscribe { auction_id, .. } => {
                     assert_eq!(kind, "subscribe");
