@@ -44,6 +44,50 @@ const EVENT_TYPES: [&str; 9] = [
 ];
 const ANSWER_TYPES: [&str; 6] = ["text", "text", "text", "bigint", "text", "bigint"];
 
+/// A pooled connection used for a hand-made transaction. Unless the
+/// transaction ended cleanly (COMMIT or ROLLBACK went through), the
+/// connection is closed instead of going back to the pool: after a failed
+/// COMMIT (disk full, read-only file) or a call cut off by its deadline,
+/// SQLite may or may not still be inside the transaction, and a pooled
+/// connection stuck in one would hold the write lock or a stale snapshot.
+struct ConnectionGuard {
+    conn: Option<sqlx::pool::PoolConnection<Any>>,
+    clean: bool,
+}
+
+impl ConnectionGuard {
+    fn new(conn: sqlx::pool::PoolConnection<Any>) -> Self {
+        Self {
+            conn: Some(conn),
+            clean: false,
+        }
+    }
+
+    fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        self.conn
+            .as_deref_mut()
+            .expect("the connection is only taken on drop")
+    }
+
+    /// The transaction ended; the connection may be reused.
+    fn clean(&mut self) {
+        self.clean = true;
+    }
+}
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        if !self.clean {
+            if let Some(conn) = self.conn.take() {
+                // Detached, the connection is closed when dropped; SQLite and
+                // PostgreSQL roll back whatever was open on it.
+                drop(conn.detach());
+                tracing::warn!("closed a database connection left in an unknown transaction state");
+            }
+        }
+    }
+}
+
 /// Which database is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -715,7 +759,18 @@ impl Store for SqlStore {
         if self.dialect == Dialect::Postgres && params <= MAX_STATEMENT_PARAMS {
             return self.commit_batch_in_one_statement(batch).await;
         }
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut guard = ConnectionGuard::new(self.pool.acquire().await.map_err(db_error)?);
+        let tx = guard.conn();
+        // IMMEDIATE takes SQLite's write lock now, so the transaction never
+        // has to upgrade a read lock (which busy_timeout cannot wait out).
+        let begin = match self.dialect {
+            Dialect::Sqlite => "BEGIN IMMEDIATE",
+            Dialect::Postgres => "BEGIN",
+        };
+        sqlx::query(begin)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
         let state = &batch.state;
         let moved = sqlx::query(
             "UPDATE auctions SET status = $1, price = $2, leader_id = $3, leader_ceiling = $4, \
@@ -738,7 +793,11 @@ impl Store for SqlStore {
         .await
         .map_err(db_error)?;
         if moved.rows_affected() != 1 {
-            tx.rollback().await.map_err(db_error)?;
+            sqlx::query("ROLLBACK")
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            guard.clean();
             return Err(StoreError::Fenced);
         }
 
@@ -782,7 +841,11 @@ impl Store for SqlStore {
             }
             query.execute(&mut *tx).await.map_err(db_error)?;
         }
-        tx.commit().await.map_err(db_error)?;
+        sqlx::query("COMMIT")
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        guard.clean();
         Ok(())
     }
 

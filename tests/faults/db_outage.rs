@@ -200,15 +200,13 @@ async fn postgres_connection_cut_blackholed_and_stalled_then_restored() {
     .await;
 }
 
-/// Bug: store calls outside the auction actor have no time limit. When the
-/// database stops answering in the middle of a query (a partition: the
-/// connection stays open, no byte comes back), an HTTP bid whose session
-/// lookup (`Accounts::user_for_token` → `Store::session_user`) or actor
-/// lookup (`Registry::route` → `Store::auction`) was on the wire hangs
-/// until the database answers again, instead of answering `unavailable`
-/// within a few seconds.
+/// Regression: store calls outside the auction actor had no time limit.
+/// When the database stops answering in the middle of a query (a
+/// partition: the connection stays open, no byte comes back), an HTTP bid
+/// whose session lookup or actor lookup was on the wire hung until the
+/// database answered again. Every store call now has a deadline
+/// (`TimedStore`), so it answers `unavailable` within a few seconds.
 #[actix_web::test]
-#[ignore = "bug: store calls outside the actor (session lookup, Registry::route) are unbounded"]
 async fn postgres_stalled_mid_query_answers_unavailable_in_time() {
     outage(
         "postgres_stalled_mid_query_answers_unavailable_in_time",

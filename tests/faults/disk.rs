@@ -68,24 +68,19 @@ async fn sqlite_disk_full_then_space_freed() {
     on_tmpfs(test, Fault::Full, After::Restart).await;
 }
 
-/// Bug: after a failed COMMIT, SQLite may already have rolled the
-/// transaction back; sqlx's rollback on drop then fails and the pooled
-/// connection's transaction depth stays 1, so its next "BEGIN" is a
-/// SAVEPOINT, and when that one fails "ROLLBACK TO" leaves a transaction
-/// open on the connection for good: a stale snapshot (writes fail with
-/// SQLITE_BUSY_SNAPSHOT 517) or a held write lock (every other connection
-/// gets SQLITE_BUSY 5 after busy_timeout, past the 4 s store bound). Bids
-/// keep failing `unavailable` now and then until the process restarts.
+/// Regression: after a failed COMMIT, SQLite may already have rolled the
+/// transaction back; a pooled connection that went back to the pool in
+/// that state kept a transaction open for good (a stale snapshot, or the
+/// write lock held against every other connection), and bids kept failing
+/// until a restart. The store now closes such a connection instead.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: SQLite connections stay broken after a failed COMMIT (store, see doc comment)"]
 async fn sqlite_keeps_deciding_bids_after_the_disk_was_full_without_a_restart() {
     let test = "sqlite_keeps_deciding_bids_after_the_disk_was_full_without_a_restart";
     on_tmpfs(test, Fault::Full, After::KeepRunning).await;
 }
 
-/// The same bug as above, after the file was read-only for a while.
+/// The same regression, after the file was read-only for a while.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: SQLite connections stay broken after a failed COMMIT (store)"]
 async fn sqlite_keeps_deciding_bids_after_the_file_was_read_only_without_a_restart() {
     let test = "sqlite_keeps_deciding_bids_after_the_file_was_read_only_without_a_restart";
     on_ext4(test, Fault::ReadOnly, After::KeepRunning).await;
