@@ -11,6 +11,12 @@ use gavel::config::{AdminCommand, Cli, Command, LogFormat, ServeConfig};
 use gavel::startup::Application;
 use gavel::{load, store, telemetry};
 
+/// jemalloc keeps per-connection memory low across worker threads: about
+/// 14.8 KiB per idle SSE watcher, against 16.6 KiB with glibc's malloc
+/// (measured with 10,000 watchers; see the live-channels issue's note).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
