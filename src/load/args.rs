@@ -39,6 +39,10 @@ pub struct LoadArgs {
     /// With `--bidders 0` and a rate, one paced bidder per bid/s is used (4 to 200).
     #[arg(long, default_value_t = 0.0)]
     pub bid_rate: f64,
+    /// Where the SSE watchers connect (default: --url), e.g. another node of
+    /// a cluster, to measure cross-node delivery.
+    #[arg(long)]
+    pub watch_url: Option<String>,
     /// Bidders also subscribe to their auction's events. Off by default: at
     /// thousands of bids per second every bidder would receive every event,
     /// and the run would measure fan-out to bidders instead of bidding.
@@ -73,6 +77,7 @@ impl LoadArgs {
         config.bid_rate = self.bid_rate;
         config.spread_sources = !self.no_spread;
         config.bidders_watch = self.bidders_watch;
+        config.watch_url = self.watch_url.clone();
         config.connect_batch = self.connect_batch.max(1);
         config.register_concurrency = self.register_concurrency.max(1);
         config.progress = !self.quiet;

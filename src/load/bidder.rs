@@ -278,11 +278,10 @@ impl Bidder {
         let Some(last_sent) = self.ctx.paced_amounts.get(self.spec.auction_index) else {
             return self.min_next;
         };
-        let increment = match self.min_next - self.current_price {
-            inc if inc > 0 => inc,
-            _ => (self.min_next / 10).max(1),
-        };
         let last = last_sent.load(Ordering::Relaxed);
+        // The auctions the tool creates use the standard increment table.
+        let increment =
+            crate::domain::IncrementTable::standard().increment_at(last.max(self.min_next));
         let amount = if last > 0 {
             self.min_next.max(last.saturating_add(increment))
         } else {

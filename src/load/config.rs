@@ -25,6 +25,8 @@ pub struct LoadConfig {
     /// Spread client sockets over 127.0.0.2..=127.0.0.254 when the server is
     /// on IPv4 loopback (avoids exhausting ephemeral ports).
     pub spread_sources: bool,
+    /// Where watchers connect, when not `url` (another node).
+    pub watch_url: Option<String>,
     /// Whether bidders subscribe to their auction's events (else they learn
     /// the minimum from their answers only).
     pub bidders_watch: bool,
@@ -51,6 +53,7 @@ impl LoadConfig {
             bid_rate: 0.0,
             spread_sources: true,
             bidders_watch: false,
+            watch_url: None,
             connect_batch: 500,
             register_concurrency: 8,
             progress: false,

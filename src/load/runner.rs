@@ -78,8 +78,12 @@ async fn run_with(config: &LoadConfig, progress: &Progress) -> anyhow::Result<Lo
     let slots: Arc<Vec<WatcherSlot>> =
         Arc::new((0..config.watchers).map(|_| WatcherSlot::new()).collect());
     let (stop_watchers, stop_rx) = watch::channel(false);
+    let watch_target = match &config.watch_url {
+        Some(url) => Target::resolve(url).await?,
+        None => target.clone(),
+    };
     let watcher_ctx = Arc::new(WatcherCtx {
-        target: target.clone(),
+        target: watch_target,
         shared: Arc::clone(&shared),
         slots: Arc::clone(&slots),
         permits: Arc::clone(&permits),
