@@ -29,8 +29,10 @@ pub fn user_json(user: &User) -> serde_json::Value {
 /// `POST /api/v1/users`: register a bidder.
 pub async fn register(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: web::Json<Credentials>,
 ) -> ApiResult<HttpResponse> {
+    state.check_auth_rate(&req)?;
     let user = state
         .accounts
         .register(&body.username, &body.password, Role::Bidder)
@@ -60,8 +62,10 @@ pub fn expired_session_cookie(secure: bool) -> Cookie<'static> {
 /// `POST /api/v1/sessions`: log in.
 pub async fn login(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: web::Json<Credentials>,
 ) -> ApiResult<HttpResponse> {
+    state.check_auth_rate(&req)?;
     let (token, user) = state.accounts.login(&body.username, &body.password).await?;
     Ok(HttpResponse::Ok()
         .cookie(session_cookie(&token, state.secure_cookies))

@@ -63,6 +63,26 @@ impl AppState {
             })
     }
 
+    /// Takes one login-or-registration token for the request's peer, or
+    /// answers 429 `rate_limited`.
+    pub fn check_auth_rate(
+        &self,
+        req: &actix_web::HttpRequest,
+    ) -> Result<(), crate::http::ApiError> {
+        let Some(peer) = req.peer_addr() else {
+            return Ok(());
+        };
+        if self.auth_limiter.allow(peer.ip()) {
+            Ok(())
+        } else {
+            Err(crate::http::ApiError::new(
+                actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many logins or registrations from your address; wait a minute",
+            ))
+        }
+    }
+
     pub fn is_accepting(&self) -> bool {
         self.accepting.load(Ordering::SeqCst)
     }

@@ -37,3 +37,31 @@ async fn duplicate_username_is_taken(app: TestApp) {
         .await;
     assert_error(status, &body, 409, "username_taken");
 }
+
+#[actix_web::test]
+async fn logins_and_registrations_are_limited_per_address() {
+    use crate::helpers::{test_config, Backend, TestDatabase};
+    let Some(db) = TestDatabase::new(Backend::Sqlite).await else {
+        return;
+    };
+    let mut config = test_config(&db.url);
+    config.auth_rate_per_min = 3;
+    let app = TestApp::start(db, config).await;
+    let (status, _) = app
+        .post(
+            "/api/v1/users",
+            &json!({"username": "limited", "password": "password-123"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    for _ in 0..2 {
+        app.login("limited", "password-123").await;
+    }
+    let (status, body) = app
+        .post(
+            "/api/v1/sessions",
+            &json!({"username": "limited", "password": "password-123"}),
+        )
+        .await;
+    assert_error(status, &body, 429, "rate_limited");
+}

@@ -58,6 +58,7 @@ impl TestApp {
         config.admin_user = Some(ADMIN_USER.to_string());
         config.admin_password = Some(ADMIN_PASSWORD.to_string());
         config.bid_rate_per_sec = 0;
+        config.auth_rate_per_min = 0;
         config.shutdown_timeout_secs = 1;
         config.workers = Some(2);
         let app = Application::build(config)

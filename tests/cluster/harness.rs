@@ -202,6 +202,7 @@ fn spawn_node(id: &str, env: &NodeEnv, admin: bool) -> (Child, Arc<Mutex<Vec<Str
         .env("GAVEL_REDIS_PREFIX", &env.prefix)
         .env("GAVEL_LEASE_TTL_MS", env.lease_ttl_ms.to_string())
         .env("GAVEL_BID_RATE_PER_SEC", "0")
+        .env("GAVEL_AUTH_RATE_PER_MIN", "0")
         .env("GAVEL_WORKERS", "2")
         .env("GAVEL_SHUTDOWN_TIMEOUT_SECS", "1")
         .stdin(Stdio::null())

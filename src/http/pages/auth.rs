@@ -3,7 +3,7 @@
 //! (HttpOnly, SameSite=Lax, Secure under https) and redirects to `next`.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
@@ -78,9 +78,11 @@ pub async fn register_form(
 /// `POST /register`: creates a bidder and signs them in.
 pub async fn register(
     ctx: PageCtx,
+    req: HttpRequest,
     form: web::Form<AccountForm>,
 ) -> Result<HttpResponse, PageError> {
     ctx.check_csrf(&form.csrf)?;
+    ctx.state.check_auth_rate(&req)?;
     let next = safe_next(Some(&form.next));
     let username = form.username.trim().to_owned();
     let refused = |username_error: Option<String>, password_error: Option<String>| {
@@ -159,8 +161,13 @@ pub async fn login_form(
 }
 
 /// `POST /login`
-pub async fn login(ctx: PageCtx, form: web::Form<AccountForm>) -> Result<HttpResponse, PageError> {
+pub async fn login(
+    ctx: PageCtx,
+    req: HttpRequest,
+    form: web::Form<AccountForm>,
+) -> Result<HttpResponse, PageError> {
     ctx.check_csrf(&form.csrf)?;
+    ctx.state.check_auth_rate(&req)?;
     let next = safe_next(Some(&form.next));
     let username = form.username.trim();
     match ctx.state.accounts.login(username, &form.password).await {
