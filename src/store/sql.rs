@@ -177,7 +177,6 @@ impl SqlStore {
     /// CTEs), so it costs one round trip instead of five. The inserts only
     /// happen when the fenced UPDATE moved the row.
     async fn commit_batch_in_one_statement(&self, batch: &CommitBatch) -> StoreResult<()> {
-        let state = &batch.state;
         let mut sql = String::from(
             "WITH moved AS (UPDATE auctions SET status = $1, price = $2, leader_id = $3, \
              leader_ceiling = $4, bid_count = $5, seq = $6, ends_at = $7, winner_id = $8, \
@@ -205,39 +204,12 @@ impl SqlStore {
         sql.push_str(" SELECT COUNT(*) AS moved FROM moved");
 
         let auction_id = batch.auction_id.to_string();
-        let mut query = sqlx::query(&sql)
-            .bind(status_text(state.status))
-            .bind(state.price)
-            .bind(state.leader.map(|l| l.user.to_string()))
-            .bind(state.leader.map(|l| l.ceiling))
-            .bind(state.bid_count)
-            .bind(state.seq)
-            .bind(ms(state.ends_at))
-            .bind(state.winner.map(|w| w.to_string()))
-            .bind(batch.epoch)
-            .bind(ms(batch.now))
-            .bind(auction_id.as_str())
-            .bind(batch.expected_seq);
+        let mut query = bind_row_update(sqlx::query(&sql), batch, &auction_id);
         for event in &batch.events {
-            query = query
-                .bind(auction_id.as_str())
-                .bind(event.seq)
-                .bind(event.name.as_str())
-                .bind(ms(event.at))
-                .bind(event.bidder.map(|b| b.to_string()))
-                .bind(event.amount)
-                .bind(event.bid_kind.as_deref())
-                .bind(event.ceiling)
-                .bind(event.data.as_str());
+            query = bind_event(query, &auction_id, event);
         }
         for answer in &batch.answers {
-            query = query
-                .bind(auction_id.as_str())
-                .bind(answer.user.to_string())
-                .bind(answer.request_id.as_str())
-                .bind(i64::from(answer.answer.http_status))
-                .bind(answer.answer.body.as_str())
-                .bind(ms(batch.now));
+            query = bind_answer(query, &auction_id, answer, batch.now);
         }
         let row = query.fetch_one(&self.pool).await.map_err(db_error)?;
         let moved: i64 = get(&row, "moved")?;
@@ -317,6 +289,64 @@ fn values_rows(rows: usize, width: usize) -> String {
         .map(|row| format!("({})", placeholders(row * width + 1, width)))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
+
+/// Binds `$1..=$12` of the fenced auction-row UPDATE of a batch.
+fn bind_row_update<'q>(
+    query: AnyQuery<'q>,
+    batch: &'q CommitBatch,
+    auction_id: &'q str,
+) -> AnyQuery<'q> {
+    let state = &batch.state;
+    query
+        .bind(status_text(state.status))
+        .bind(state.price)
+        .bind(state.leader.map(|l| l.user.to_string()))
+        .bind(state.leader.map(|l| l.ceiling))
+        .bind(state.bid_count)
+        .bind(state.seq)
+        .bind(ms(state.ends_at))
+        .bind(state.winner.map(|w| w.to_string()))
+        .bind(batch.epoch)
+        .bind(ms(batch.now))
+        .bind(auction_id)
+        .bind(batch.expected_seq)
+}
+
+/// Binds one `auction_events` row (9 values).
+fn bind_event<'q>(
+    query: AnyQuery<'q>,
+    auction_id: &'q str,
+    event: &'q StoredEvent,
+) -> AnyQuery<'q> {
+    query
+        .bind(auction_id)
+        .bind(event.seq)
+        .bind(event.name.as_str())
+        .bind(ms(event.at))
+        .bind(event.bidder.map(|b| b.to_string()))
+        .bind(event.amount)
+        .bind(event.bid_kind.as_deref())
+        .bind(event.ceiling)
+        .bind(event.data.as_str())
+}
+
+/// Binds one `bid_requests` row (6 values).
+fn bind_answer<'q>(
+    query: AnyQuery<'q>,
+    auction_id: &'q str,
+    answer: &'q NewAnswer,
+    now: DateTime<Utc>,
+) -> AnyQuery<'q> {
+    query
+        .bind(auction_id)
+        .bind(answer.user.to_string())
+        .bind(answer.request_id.as_str())
+        .bind(i64::from(answer.answer.http_status))
+        .bind(answer.answer.body.as_str())
+        .bind(ms(now))
 }
 
 const USER_COLUMNS: &str = "id, username, role, banned, created_at";
@@ -771,27 +801,16 @@ impl Store for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
-        let state = &batch.state;
-        let moved = sqlx::query(
+        let auction_id = batch.auction_id.to_string();
+        let update = sqlx::query(
             "UPDATE auctions SET status = $1, price = $2, leader_id = $3, leader_ceiling = $4, \
              bid_count = $5, seq = $6, ends_at = $7, winner_id = $8, epoch = $9, updated_at = $10 \
              WHERE id = $11 AND seq = $12 AND epoch <= $9",
-        )
-        .bind(status_text(state.status))
-        .bind(state.price)
-        .bind(state.leader.map(|l| l.user.to_string()))
-        .bind(state.leader.map(|l| l.ceiling))
-        .bind(state.bid_count)
-        .bind(state.seq)
-        .bind(ms(state.ends_at))
-        .bind(state.winner.map(|w| w.to_string()))
-        .bind(batch.epoch)
-        .bind(ms(batch.now))
-        .bind(batch.auction_id.to_string())
-        .bind(batch.expected_seq)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
+        );
+        let moved = bind_row_update(update, batch, &auction_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
         if moved.rows_affected() != 1 {
             sqlx::query("ROLLBACK")
                 .execute(&mut *tx)
@@ -801,7 +820,6 @@ impl Store for SqlStore {
             return Err(StoreError::Fenced);
         }
 
-        let auction_id = batch.auction_id.to_string();
         for chunk in batch.events.chunks(ROWS_PER_INSERT) {
             let sql = format!(
                 "INSERT INTO auction_events \
@@ -810,16 +828,7 @@ impl Store for SqlStore {
             );
             let mut query = sqlx::query(&sql);
             for event in chunk {
-                query = query
-                    .bind(auction_id.as_str())
-                    .bind(event.seq)
-                    .bind(event.name.as_str())
-                    .bind(ms(event.at))
-                    .bind(event.bidder.map(|b| b.to_string()))
-                    .bind(event.amount)
-                    .bind(event.bid_kind.as_deref())
-                    .bind(event.ceiling)
-                    .bind(event.data.as_str());
+                query = bind_event(query, &auction_id, event);
             }
             query.execute(&mut *tx).await.map_err(db_error)?;
         }
@@ -831,13 +840,7 @@ impl Store for SqlStore {
             );
             let mut query = sqlx::query(&sql);
             for answer in chunk {
-                query = query
-                    .bind(auction_id.as_str())
-                    .bind(answer.user.to_string())
-                    .bind(answer.request_id.as_str())
-                    .bind(i64::from(answer.answer.http_status))
-                    .bind(answer.answer.body.as_str())
-                    .bind(ms(batch.now));
+                query = bind_answer(query, &auction_id, answer, batch.now);
             }
             query.execute(&mut *tx).await.map_err(db_error)?;
         }
