@@ -18,4 +18,5 @@ pub mod http;
 pub mod load;
 pub mod startup;
 pub mod store;
+pub mod sync;
 pub mod telemetry;

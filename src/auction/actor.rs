@@ -32,8 +32,6 @@ use crate::store::{AuctionRecord, CommitBatch, Store, StoreError};
 const RECENT_ANSWERS: usize = 100_000;
 /// How often the actor checks whether it has been idle long enough to stop.
 const IDLE_CHECK: Duration = Duration::from_secs(5);
-/// Without a lease (single node) the lease window never matters.
-const LEASE_MARGIN_FREE: Duration = Duration::from_secs(0);
 
 /// The ownership lease an actor runs under (multi-node only).
 #[derive(Debug, Clone)]
@@ -127,7 +125,8 @@ impl AuctionActor {
             close_timer: None,
             last_command: Instant::now(),
             fenced: false,
-            lease_valid_until: Instant::now() + LEASE_MARGIN_FREE,
+            // Without a lease (single node) this is never consulted.
+            lease_valid_until: Instant::now(),
             draining: false,
         }
     }

@@ -9,7 +9,7 @@
 //! that node and its answer relayed.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix::{Actor, Addr};
@@ -28,6 +28,7 @@ use crate::cluster::redis::{RedisCluster, RequestHandler};
 use crate::cluster::Publisher;
 use crate::domain::AuctionId;
 use crate::store::{AuctionRecord, Store, StoreError};
+use crate::sync::lock;
 
 /// How long a caller waits for an actor's answer before answering `unavailable`.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(6);
@@ -85,12 +86,6 @@ impl std::fmt::Debug for Registry {
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Registry {

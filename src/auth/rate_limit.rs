@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::domain::UserId;
+use crate::sync::lock;
 
 #[derive(Debug)]
 struct Bucket {
@@ -59,10 +60,7 @@ impl<K: Eq + Hash + Copy> TokenBuckets<K> {
         if self.rate_per_sec <= 0.0 {
             return true;
         }
-        let mut buckets = self
-            .buckets
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut buckets = lock(&self.buckets);
         if buckets.len() > 100_000 {
             // Forget buckets that have refilled completely.
             let full_after = self.burst / self.rate_per_sec;
@@ -109,10 +107,7 @@ impl ConnectionLimiter {
 
     /// A slot for one more connection from `ip`, or None at the limit.
     pub fn try_open(&self, ip: IpAddr) -> Option<ConnectionSlot> {
-        let mut open = self
-            .open
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut open = lock(&self.open);
         let count = open.entry(ip).or_insert(0);
         if self.max_per_ip > 0 && *count >= self.max_per_ip {
             return None;
@@ -127,10 +122,7 @@ impl ConnectionLimiter {
 
 impl Drop for ConnectionSlot {
     fn drop(&mut self) {
-        let mut open = self
-            .open
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut open = lock(&self.open);
         if let Some(count) = open.get_mut(&self.ip) {
             *count = count.saturating_sub(1);
             if *count == 0 {

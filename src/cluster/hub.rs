@@ -50,11 +50,7 @@ impl Hub {
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<AuctionId, HashMap<u64, Slot>>> {
-        // A panic while holding the lock cannot leave the map half-updated
-        // in a way that matters: recover the guard.
-        self.auctions
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::sync::lock(&self.auctions)
     }
 
     /// Offers `batch` to every subscriber of its auction without waiting.

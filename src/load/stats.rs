@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -15,17 +15,12 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::seq::SeqCheck;
+use crate::sync::lock;
 
 /// Highest latency a histogram tells apart (larger values count as this).
 const HIGHEST_MICROS: u64 = 120_000_000;
 /// Histogram shards: enough that two worker threads rarely meet on one.
 const SHARDS: usize = 16;
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 /// A latency histogram in microseconds, split into shards.
 pub struct Latencies {

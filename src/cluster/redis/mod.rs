@@ -18,7 +18,7 @@ mod relay;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -32,6 +32,7 @@ use self::messages::{EventsMessage, ForwardedCommand, ForwardedReply, NodeMessag
 use super::{encode_batch, Hub, Publisher};
 use crate::domain::AuctionId;
 use crate::store::{Store, StoredEvent};
+use crate::sync::lock;
 
 /// How a node joins the cluster.
 #[derive(Debug, Clone)]
@@ -99,12 +100,6 @@ impl std::fmt::Debug for RedisCluster {
             .field("prefix", &self.config.prefix)
             .finish_non_exhaustive()
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl RedisCluster {

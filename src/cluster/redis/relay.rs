@@ -13,9 +13,10 @@ use rand::Rng;
 use tokio::sync::watch;
 
 use super::messages::{EventsMessage, ForwardedReply, NodeMessage};
-use super::{lock, RedisCluster};
+use super::RedisCluster;
 use crate::auction::view::{EncodedEvent, EventBatch};
 use crate::store::StoredEvent;
+use crate::sync::lock;
 
 /// A self-addressed canary goes out this often on an idle connection.
 const CANARY_EVERY: Duration = Duration::from_secs(2);
