@@ -8,10 +8,13 @@
 //! its connection and let the client resume from its last `seq`.
 
 use std::collections::HashMap;
+use std::future::poll_fn;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
 
-use tokio::sync::{mpsc, Notify};
+use futures_util::task::AtomicWaker;
+use tokio::sync::mpsc;
 
 use crate::auction::view::EventBatch;
 use crate::domain::AuctionId;
@@ -21,7 +24,9 @@ pub const DEFAULT_QUEUE_CAPACITY: usize = 128;
 
 struct Shared {
     lagged: AtomicBool,
-    notify: Notify,
+    /// The task last waiting on this mailbox: woken when it lags, since a full
+    /// queue wakes nobody by itself.
+    waiter: AtomicWaker,
 }
 
 struct Slot {
@@ -65,7 +70,7 @@ impl Hub {
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     slot.shared.lagged.store(true, Ordering::SeqCst);
-                    slot.shared.notify.notify_one();
+                    slot.shared.waiter.wake();
                     lagged.push(*id);
                 }
                 Err(mpsc::error::TrySendError::Closed(_)) => lagged.push(*id),
@@ -124,7 +129,7 @@ impl Mailbox {
             tx,
             shared: Arc::new(Shared {
                 lagged: AtomicBool::new(false),
-                notify: Notify::new(),
+                waiter: AtomicWaker::new(),
             }),
         }
     }
@@ -144,19 +149,23 @@ impl Mailbox {
         }
     }
 
-    /// The next batch of events, or `None` once this subscriber lagged (and its queue
-    /// is drained of what was accepted before).
+    /// The next batch of events, or `None` once this subscriber lagged.
     pub async fn recv(&mut self) -> Option<Arc<EventBatch>> {
-        loop {
-            if self.is_lagged() {
-                return None;
-            }
-            tokio::select! {
-                biased;
-                event = self.rx.recv() => return event,
-                () = self.shared.notify.notified() => {}
-            }
+        poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// Polls for the next batch: `Ready(None)` once this subscriber lagged.
+    /// Cheap enough to call for every event of every watcher: no locks.
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Arc<EventBatch>>> {
+        if self.is_lagged() {
+            return Poll::Ready(None);
         }
+        self.shared.waiter.register(cx.waker());
+        // Checked again after registering, so a lag flagged in between is seen.
+        if self.is_lagged() {
+            return Poll::Ready(None);
+        }
+        self.rx.poll_recv(cx)
     }
 
     /// True once the hub gave up on this subscriber for being too slow.

@@ -45,6 +45,29 @@ impl FeedCursor {
         Ok(encoded)
     }
 
+    /// The common case of [`accept`](Self::accept), without the store: the
+    /// batch's new events (a suffix of it), when they follow the position
+    /// with no gap. `None` (and no change) when something is missing first.
+    pub fn accept_contiguous<'b>(&mut self, batch: &'b EventBatch) -> Option<&'b [EncodedEvent]> {
+        if batch.auction_id != self.auction {
+            return Some(&[]);
+        }
+        let mut expected = self.last_seq;
+        for event in &batch.events {
+            if event.seq > expected + 1 {
+                return None;
+            }
+            expected = expected.max(event.seq);
+        }
+        let start = batch
+            .events
+            .iter()
+            .position(|event| event.seq > self.last_seq)
+            .unwrap_or(batch.events.len());
+        self.last_seq = expected;
+        Some(&batch.events[start..])
+    }
+
     /// What to deliver for a live batch: only its events past the position,
     /// preceded by any missing ones from the store.
     pub async fn accept(
@@ -52,10 +75,10 @@ impl FeedCursor {
         store: &dyn Store,
         batch: &EventBatch,
     ) -> Result<Vec<EncodedEvent>, StoreError> {
-        let mut out = Vec::new();
-        if batch.auction_id != self.auction {
-            return Ok(out);
+        if let Some(fresh) = self.accept_contiguous(batch) {
+            return Ok(fresh.to_vec());
         }
+        let mut out = Vec::new();
         for event in &batch.events {
             if event.seq <= self.last_seq {
                 continue;
