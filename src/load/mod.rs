@@ -13,12 +13,14 @@
 //! - [`setup`]: admin login, auctions and accounts over HTTP;
 //! - [`net`]: server address, source-address spreading, WebSocket connect;
 //! - [`bidder`] / [`watcher`]: the WebSocket bidder and the SSE watcher;
+//! - [`sse_conn`] / [`sse_wire`]: the watcher's bare HTTP/1.1 SSE client;
 //! - [`seq`]: seq continuity checks; [`stats`]: counters and histograms;
 //! - [`pacer`]: `--bid-rate`; [`ready`]: connect reports; [`progress`]: the bar;
 //! - [`report`]: [`LoadReport`], human and JSON.
 
 pub mod args;
 pub mod bidder;
+pub mod clock;
 pub mod config;
 pub mod net;
 pub mod pacer;
@@ -28,6 +30,8 @@ pub mod report;
 pub mod runner;
 pub mod seq;
 pub mod setup;
+pub mod sse_conn;
+pub mod sse_wire;
 pub mod stats;
 pub mod watcher;
 

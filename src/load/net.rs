@@ -1,7 +1,8 @@
 //! Where the load tool connects from and to: the server's address
 //! ([`Target`]), the spread of client sockets over loopback source addresses
 //! ([`Sources`]: one reqwest client per source IP), and WebSocket connections
-//! made over a `TcpSocket` bound to a chosen source address.
+//! and SSE connections made over a `TcpSocket` bound to a chosen source
+//! address.
 //!
 //! Thousands of loopback connections from one source address can exhaust the
 //! ephemeral ports of the whole machine, so against an IPv4 loopback server
@@ -94,7 +95,8 @@ impl Sources {
                     .local_address(*ip)
                     .connect_timeout(CONNECT_TIMEOUT)
                     .tcp_nodelay(true)
-                    .pool_idle_timeout(Duration::from_secs(5))
+                    // Below the server's 5 s keep-alive, so no request meets a closing connection.
+                    .pool_idle_timeout(Duration::from_secs(2))
                     .build()
                     .context("building an HTTP client")
             })
@@ -123,12 +125,8 @@ impl Sources {
     }
 }
 
-/// Opens a WebSocket to `target` from `source`, authenticated by `token`.
-pub async fn connect_ws(
-    target: &Target,
-    source: Option<IpAddr>,
-    token: &str,
-) -> anyhow::Result<Ws> {
+/// Opens a TCP connection to `target` from `source` (the OS picks when `None`).
+pub async fn connect_tcp(target: &Target, source: Option<IpAddr>) -> anyhow::Result<TcpStream> {
     let socket = match target.addr {
         SocketAddr::V4(_) => TcpSocket::new_v4(),
         SocketAddr::V6(_) => TcpSocket::new_v6(),
@@ -140,10 +138,19 @@ pub async fn connect_ws(
             .with_context(|| format!("binding a socket to {ip}"))?;
     }
     socket.set_nodelay(true).context("setting TCP_NODELAY")?;
-    let stream = tokio::time::timeout(CONNECT_TIMEOUT, socket.connect(target.addr))
+    tokio::time::timeout(CONNECT_TIMEOUT, socket.connect(target.addr))
         .await
         .with_context(|| format!("connecting to {} timed out", target.addr))?
-        .with_context(|| format!("connecting to {}", target.addr))?;
+        .with_context(|| format!("connecting to {}", target.addr))
+}
+
+/// Opens a WebSocket to `target` from `source`, authenticated by `token`.
+pub async fn connect_ws(
+    target: &Target,
+    source: Option<IpAddr>,
+    token: &str,
+) -> anyhow::Result<Ws> {
+    let stream = connect_tcp(target, source).await?;
     let mut request = target
         .ws_url()
         .into_client_request()

@@ -94,7 +94,7 @@ async fn run_with(config: &LoadConfig, progress: &Progress) -> anyhow::Result<Lo
             let spec = WatcherSpec {
                 index,
                 auction_id: prepared.auctions[index % prepared.auctions.len()].clone(),
-                client: sources.client(index),
+                source: sources.ip(index),
             };
             tokio::spawn(run_watcher(
                 spec,
