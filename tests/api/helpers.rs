@@ -154,6 +154,9 @@ impl TestApp {
             addr,
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
+                // Below the server's 5 s keep-alive: a pooled connection is
+                // never reused just as the server closes it.
+                .pool_idle_timeout(Duration::from_secs(2))
                 .build()
                 .expect("a client"),
             db,

@@ -71,6 +71,9 @@ impl TestApp {
             address: format!("http://127.0.0.1:{port}"),
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
+                // Below the server's 5 s keep-alive: a pooled connection is
+                // never reused just as the server closes it.
+                .pool_idle_timeout(Duration::from_secs(2))
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .expect("a client"),

@@ -307,7 +307,9 @@ impl Cluster {
             .await
             .expect("connect to Redis");
         let http = reqwest::Client::builder()
-            .pool_idle_timeout(Duration::from_secs(5))
+            // Below the server's 5 s keep-alive: a pooled connection is never
+            // reused just as the server closes it.
+            .pool_idle_timeout(Duration::from_secs(2))
             .build()
             .expect("an HTTP client");
 

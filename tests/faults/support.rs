@@ -135,6 +135,9 @@ impl Api {
             base: base.trim_end_matches('/').to_string(),
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
+                // Below the server's 5 s keep-alive: a pooled connection is
+                // never reused just as the server closes it.
+                .pool_idle_timeout(Duration::from_secs(2))
                 .pool_max_idle_per_host(64)
                 .build()
                 .expect("a client"),
