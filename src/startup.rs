@@ -10,7 +10,7 @@ use std::time::Duration;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{middleware, web, App, HttpResponse, HttpServer};
 use anyhow::Context as _;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::sync::watch;
 
 use crate::auction::{Registry, RegistryConfig};
@@ -39,10 +39,17 @@ fn metrics_handle() -> Option<PrometheusHandle> {
     HANDLE
         .get_or_init(|| {
             PrometheusBuilder::new()
+                // Durations, in seconds.
                 .set_buckets(&[
                     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
                     10.0,
                 ])
+                .ok()?
+                // Bids per commit: up to GAVEL_MAX_BATCH (1,024 by default).
+                .set_buckets_for_metric(
+                    Matcher::Full("gavel_commit_batch_size".into()),
+                    &[1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1024.0],
+                )
                 .ok()?
                 .install_recorder()
                 .ok()

@@ -51,6 +51,8 @@ async fn metrics_name_every_promised_series(app: TestApp) {
         "gavel_bids_decided_total{outcome=\"accepted\",code=\"ok\"}",
         "gavel_bids_decided_total{outcome=\"rejected\",code=\"already_leading\"}",
         "gavel_commit_batch_size",
+        // Batch sizes get count buckets, not the seconds buckets.
+        "gavel_commit_batch_size_bucket{le=\"1024\"}",
         "gavel_commit_seconds",
         "gavel_bid_answer_seconds",
         "gavel_live_actors",
