@@ -303,8 +303,8 @@ fn resource(path: &str) -> actix_web::Resource {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     use http::{accounts, admin, auctions, bids, ops, pages, sse, ws};
     cfg.configure(pages::routes);
-    cfg.service(resource("/healthz").route(web::get().to(ops::healthz)))
-        .service(resource("/readyz").route(web::get().to(ops::readyz)))
+    cfg.service(resource("/healthz").route(pages::get_or_head().to(ops::healthz)))
+        .service(resource("/readyz").route(pages::get_or_head().to(ops::readyz)))
         .service(resource("/metrics").route(web::get().to(ops::metrics)))
         .service(
             web::scope("/api/v1")

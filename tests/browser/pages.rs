@@ -30,6 +30,43 @@ async fn unknown_pages_get_an_html_404_and_unknown_api_paths_keep_json() {
 }
 
 #[actix_web::test]
+async fn head_answers_pages_and_health_like_get_without_a_body() {
+    let app = TestApp::spawn().await;
+    let id = app
+        .create_auction(auction("Brass bell", 1000, Duration::hours(1)))
+        .await;
+    for path in [
+        "/",
+        &format!("/auctions/{id}"),
+        "/login",
+        "/healthz",
+        "/readyz",
+    ] {
+        let url = format!("{}{path}", app.address);
+        let get = app.client.get(&url).send().await.expect("GET");
+        let head = app.client.head(&url).send().await.expect("HEAD");
+        assert_eq!(head.status(), get.status(), "{path}");
+        assert_eq!(
+            head.headers().get("content-type"),
+            get.headers().get("content-type"),
+            "{path}"
+        );
+        assert!(head.bytes().await.expect("body").is_empty(), "{path}");
+    }
+    let missing = app
+        .client
+        .head(format!(
+            "{}/auctions/0190a0a0-0000-7000-8000-000000000000",
+            app.address
+        ))
+        .send()
+        .await
+        .expect("HEAD");
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+
+#[actix_web::test]
 async fn pages_render_their_first_state_without_javascript() {
     let app = TestApp::spawn().await;
     let id = app

@@ -26,7 +26,7 @@ pub mod csrf;
 pub mod errors;
 pub mod render;
 
-use actix_web::web;
+use actix_web::{guard, web};
 
 pub use errors::not_found_response;
 
@@ -38,35 +38,41 @@ fn page(path: &str) -> actix_web::Resource {
         .default_service(web::to(errors::method_not_allowed))
 }
 
+/// GET, and HEAD with the same headers and no body (actix drops the body of
+/// an answer to HEAD), for link checkers and uptime monitors.
+pub fn get_or_head() -> actix_web::Route {
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
+}
+
 /// Page routes, mounted at the root by `crate::startup::routes`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(page("/").route(web::get().to(bidder::index)))
-        .service(page("/static/{name}").route(web::get().to(assets::serve)))
-        .service(page("/auctions/{id}").route(web::get().to(bidder::show)))
+    cfg.service(page("/").route(get_or_head().to(bidder::index)))
+        .service(page("/static/{name}").route(get_or_head().to(assets::serve)))
+        .service(page("/auctions/{id}").route(get_or_head().to(bidder::show)))
         .service(page("/auctions/{id}/bid").route(web::post().to(bidder::bid)))
         .service(page("/auctions/{id}/buy-now").route(web::post().to(bidder::buy_now)))
-        .service(page("/me/bids").route(web::get().to(bidder::my_bids)))
+        .service(page("/me/bids").route(get_or_head().to(bidder::my_bids)))
         .service(
             page("/register")
-                .route(web::get().to(auth::register_form))
+                .route(get_or_head().to(auth::register_form))
                 .route(web::post().to(auth::register)),
         )
         .service(
             page("/login")
-                .route(web::get().to(auth::login_form))
+                .route(get_or_head().to(auth::login_form))
                 .route(web::post().to(auth::login)),
         )
         .service(page("/logout").route(web::post().to(auth::logout)))
-        .service(page("/admin").route(web::get().to(admin::dashboard)))
+        .service(page("/admin").route(get_or_head().to(admin::dashboard)))
         .service(page("/admin/auctions").route(web::post().to(admin::create)))
-        .service(page("/admin/auctions/new").route(web::get().to(admin::new_auction_form)))
-        .service(page("/admin/auctions/{id}").route(web::get().to(admin::auction)))
+        .service(page("/admin/auctions/new").route(get_or_head().to(admin::new_auction_form)))
+        .service(page("/admin/auctions/{id}").route(get_or_head().to(admin::auction)))
         .service(
             page("/admin/auctions/{id}/{action:cancel|close}")
-                .route(web::get().to(admin::confirm_end))
+                .route(get_or_head().to(admin::confirm_end))
                 .route(web::post().to(admin::end)),
         )
-        .service(page("/admin/users").route(web::get().to(admin::users)))
+        .service(page("/admin/users").route(get_or_head().to(admin::users)))
         .service(page("/admin/users/{id}/{action:ban|unban}").route(web::post().to(admin::set_ban)))
-        .service(page("/admin/audit").route(web::get().to(admin::audit)));
+        .service(page("/admin/audit").route(get_or_head().to(admin::audit)));
 }
