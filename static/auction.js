@@ -128,6 +128,13 @@
     // state only overrides it when the server says the auction opened or ended.
     if (!isLive() || state.status === "open") countdown.dataset.status = state.status;
     Gavel.updateCountdown(countdown, Gavel.serverNow());
+    // An ended auction has nothing live left to show: no "Live" badge.
+    if (!isLive()) {
+      document.querySelectorAll("[data-conn]").forEach(function (conn) {
+        conn.dataset.ended = "true";
+        conn.hidden = true;
+      });
+    }
     if (el.endsAt) {
       el.endsAt.setAttribute("datetime", state.ends_at);
       el.endsAt.textContent = Gavel.localTime(state.ends_at);

@@ -200,9 +200,11 @@
     offline: "Offline: waiting for the network",
   };
 
-  /** Shows the connection state in every [data-conn] indicator. */
+  /** Shows the connection state in every [data-conn] indicator, except those
+   *  of a page whose auction ended (`data-ended`). */
   Gavel.showConnection = function (state, detail) {
     document.querySelectorAll("[data-conn]").forEach(function (el) {
+      if (el.dataset.ended === "true") return;
       el.hidden = false;
       el.dataset.state = state;
       const text = el.querySelector(".conn-text");

@@ -371,6 +371,11 @@ async fn a_soft_close_moves_the_countdown_and_a_close_shows_the_result() {
     assert!(result.contains("€10.00"), "{result}");
     assert_eq!(browser.text("#countdown").await, "Ended");
     assert_eq!(browser.text("#status").await, "CLOSED");
+    // Nothing is live any more: the connection badge no longer says "Live".
+    let badge = browser
+        .eval("const c = document.querySelector('[data-conn]'); return c === null || c.hidden;")
+        .await;
+    assert_eq!(badge, serde_json::Value::Bool(true));
     browser.quit().await;
     app.stop().await;
 }
