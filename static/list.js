@@ -3,6 +3,8 @@
 // data-live-auction="ID" (and data-currency, data-status, data-my-alias)
 // is kept up to date from the WebSocket; fields inside it are marked with
 // data-field="price|bids|bids-text|leader|reserve|you-lead|standing".
+// Each new event is also announced as a "gavel:auction-changed" DOM event
+// (detail: {id, seq}) for page-specific scripts.
 (function () {
   "use strict";
 
@@ -78,6 +80,9 @@
         Gavel.updateCountdown(countdown, Gavel.serverNow());
       });
     });
+    document.dispatchEvent(
+      new CustomEvent("gavel:auction-changed", { detail: { id: id, seq: seq } })
+    );
   }
 
   const live = new Gavel.Live({

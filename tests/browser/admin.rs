@@ -112,6 +112,14 @@ async fn an_admin_creates_an_auction_through_the_form_and_cancels_one_after_conf
         .goto(&app.url(&format!("/admin/auctions/{busy}")))
         .await;
     assert!(browser.text("#bid-log").await.contains("gus"));
+    // … and keeps it live: a new bid shows up without a reload.
+    wait_live(&browser).await;
+    app.register("ivy").await;
+    let ivy = app.token("ivy", PASSWORD).await;
+    app.bid(&ivy, &busy, 4200).await;
+    browser
+        .wait_for_text("#bid-log", "ivy's bid in the log", |t| t.contains("ivy"))
+        .await;
     browser.screenshot("admin-auction-detail").await;
 
     // Users: ban, then unban.
@@ -140,11 +148,12 @@ async fn an_admin_creates_an_auction_through_the_form_and_cancels_one_after_conf
     app.register("hank").await;
     let hank = app.token("hank", PASSWORD).await;
     app.bid(&hank, &busy, 4500).await;
+    let count = app.snapshot(&busy).await["bid_count"].to_string();
     browser
         .wait_for_text(
             &format!("[data-live-auction='{busy}'] [data-field='bids']"),
             "the new bid count",
-            |t| t == "2",
+            |t| t == count,
         )
         .await;
     browser.screenshot("admin-dashboard").await;

@@ -366,6 +366,9 @@ struct AdminAuctionPage {
     created_text: String,
     result_text: String,
     log: Vec<LogRow>,
+    /// The auction's `seq` when the page was read: live events after it
+    /// refresh the log.
+    seq: i64,
 }
 
 fn soft_close_text(secs: i64) -> String {
@@ -442,6 +445,7 @@ pub async fn auction(ctx: PageCtx, id: web::Path<String>) -> Result<HttpResponse
         created_text: time_text(record.created_at),
         result_text,
         log,
+        seq: state.seq,
         a: row,
     })
 }

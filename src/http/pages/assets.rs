@@ -34,6 +34,11 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("../../../static/list.js"),
     ),
     (
+        "admin_log.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../static/admin_log.js"),
+    ),
+    (
         "favicon.svg",
         "image/svg+xml",
         include_str!("../../../static/favicon.svg"),
