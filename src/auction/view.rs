@@ -157,6 +157,22 @@ pub struct EventBatch {
     pub events: Vec<EncodedEvent>,
 }
 
+#[cfg(test)]
+impl EventBatch {
+    /// One event whose SSE frame is `sse` and WS frame is empty (for tests).
+    pub fn single(auction_id: AuctionId, seq: i64, sse: Bytes) -> std::sync::Arc<Self> {
+        std::sync::Arc::new(Self {
+            auction_id,
+            events: vec![EncodedEvent {
+                auction_id,
+                seq,
+                sse,
+                ws: ByteString::new(),
+            }],
+        })
+    }
+}
+
 /// Appends `"server_time"` to a stored JSON object.
 fn with_server_time(data: &str, server_time: DateTime<Utc>) -> String {
     let body = data.trim_end();

@@ -196,19 +196,10 @@ impl Drop for SubscriptionGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auction::view::EncodedEvent;
     use bytes::Bytes;
 
     fn event(auction: AuctionId, seq: i64) -> Arc<EventBatch> {
-        Arc::new(EventBatch {
-            auction_id: auction,
-            events: vec![EncodedEvent {
-                auction_id: auction,
-                seq,
-                sse: Bytes::new(),
-                ws: bytestring::ByteString::new(),
-            }],
-        })
+        EventBatch::single(auction, seq, Bytes::new())
     }
 
     #[tokio::test]

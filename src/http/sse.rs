@@ -289,15 +289,7 @@ mod tests {
     const MS: Duration = Duration::from_millis(1);
 
     fn event(auction: AuctionId, seq: i64) -> Arc<EventBatch> {
-        Arc::new(EventBatch {
-            auction_id: auction,
-            events: vec![EncodedEvent {
-                auction_id: auction,
-                seq,
-                sse: Bytes::from(format!("id: {seq}\n\n")),
-                ws: bytestring::ByteString::new(),
-            }],
-        })
+        EventBatch::single(auction, seq, Bytes::from(format!("id: {seq}\n\n")))
     }
 
     /// The next chunk if one is ready now; `Some(None)` when the stream ended.

@@ -18,7 +18,7 @@ use serde_json::Value;
 use crate::ledger::{check_history, Ledger};
 use crate::proxy::{Mode, Proxy};
 use crate::support::{
-    connect_ws, min_next_bid_of, next_amount, ws_bid, Api, Attempt, Bidder, PgDatabase, Socket,
+    bid_round, connect_ws, next_amount, ws_bid, Api, Attempt, Bidder, PgDatabase, Socket,
     ADMIN_PASSWORD, ADMIN_USER,
 };
 
@@ -41,47 +41,6 @@ pub fn in_process_config(database_url: &str) -> ServeConfig {
     config.shutdown_timeout_secs = 1;
     config.workers = Some(2);
     config
-}
-
-/// Every bidder bids once, all at once; each bid may take up to `limit`.
-async fn bid_round(
-    api: &Api,
-    auction: &str,
-    bidders: &[Bidder],
-    floor: &AtomicI64,
-    tag: &str,
-    limit: Duration,
-) -> Vec<Attempt> {
-    join_all(
-        bidders
-            .iter()
-            .enumerate()
-            .map(|(index, bidder)| async move {
-                let amount = next_amount(floor.load(Ordering::SeqCst), index, 1);
-                let request_id = format!("{}-{tag}", bidder.username);
-                let started = Instant::now();
-                let answer = api
-                    .post_within(
-                        &bidder.token,
-                        &format!("/api/v1/auctions/{auction}/bids"),
-                        &serde_json::json!({"request_id": request_id, "amount": amount}),
-                        limit,
-                    )
-                    .await;
-                if let Some(min) = min_next_bid_of(&answer) {
-                    floor.fetch_max(min, Ordering::SeqCst);
-                }
-                Attempt {
-                    bidder: index,
-                    user_id: bidder.id.clone(),
-                    request_id,
-                    amount,
-                    answer,
-                    took: started.elapsed(),
-                }
-            }),
-    )
-    .await
 }
 
 /// Every bidder bids back to back for `window`; each bid may take up to

@@ -11,16 +11,15 @@
 //! refuses writes through descriptors opened before, even for root.
 
 use std::io::Write as _;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::AtomicI64;
 use std::time::{Duration, Instant};
 
-use futures_util::future::join_all;
 use serde_json::Value;
 
 use crate::ledger::{check_history, connect, Ledger};
 use crate::mounts::Mount;
 use crate::process::GavelProcess;
-use crate::support::{min_next_bid_of, next_amount, skip, Api, Attempt, Bidder};
+use crate::support::{bid_round, skip, Attempt};
 
 const BIDDERS: usize = 4;
 const UNAVAILABLE_WITHIN: Duration = Duration::from_secs(10);
@@ -86,45 +85,6 @@ async fn sqlite_keeps_deciding_bids_after_the_file_was_read_only_without_a_resta
     on_ext4(test, Fault::ReadOnly, After::KeepRunning).await;
 }
 
-async fn bid_round(
-    api: &Api,
-    auction: &str,
-    bidders: &[Bidder],
-    floor: &AtomicI64,
-    tag: &str,
-) -> Vec<Attempt> {
-    join_all(
-        bidders
-            .iter()
-            .enumerate()
-            .map(|(index, bidder)| async move {
-                let amount = next_amount(floor.load(Ordering::SeqCst), index, 1);
-                let request_id = format!("{}-{tag}", bidder.username);
-                let started = Instant::now();
-                let answer = api
-                    .post_within(
-                        &bidder.token,
-                        &format!("/api/v1/auctions/{auction}/bids"),
-                        &serde_json::json!({"request_id": request_id, "amount": amount}),
-                        UNAVAILABLE_WITHIN * 3,
-                    )
-                    .await;
-                if let Some(min) = min_next_bid_of(&answer) {
-                    floor.fetch_max(min, Ordering::SeqCst);
-                }
-                Attempt {
-                    bidder: index,
-                    user_id: bidder.id.clone(),
-                    request_id,
-                    amount,
-                    answer,
-                    took: started.elapsed(),
-                }
-            }),
-    )
-    .await
-}
-
 /// Fills the file system with one file until it refuses another byte.
 fn fill(path: &std::path::Path) -> u64 {
     let mut file = std::fs::File::create(path).expect("create the filler");
@@ -150,7 +110,15 @@ async fn disk_fault(mount: Mount, fault: Fault, after: After) {
     let floor = AtomicI64::new(1000);
     let mut all: Vec<Attempt> = Vec::new();
     for round in 0..3 {
-        let attempts = bid_round(&api, &auction, &bidders, &floor, &format!("pre{round}")).await;
+        let attempts = bid_round(
+            &api,
+            &auction,
+            &bidders,
+            &floor,
+            &format!("pre{round}"),
+            UNAVAILABLE_WITHIN * 3,
+        )
+        .await;
         assert!(
             attempts
                 .iter()
@@ -189,7 +157,15 @@ async fn disk_fault(mount: Mount, fault: Fault, after: After) {
     let mut during = Vec::new();
     let mut accepted_while_broken = 0;
     for round in 0..10 {
-        let attempts = bid_round(&api, &auction, &bidders, &floor, &format!("broken{round}")).await;
+        let attempts = bid_round(
+            &api,
+            &auction,
+            &bidders,
+            &floor,
+            &format!("broken{round}"),
+            UNAVAILABLE_WITHIN * 3,
+        )
+        .await;
         for attempt in &attempts {
             let (status, body) = attempt
                 .answer
@@ -260,6 +236,7 @@ async fn disk_fault(mount: Mount, fault: Fault, after: After) {
             &bidders,
             &floor,
             &format!("after{}", started.elapsed().as_millis()),
+            UNAVAILABLE_WITHIN * 3,
         )
         .await;
         let recovered = attempts.iter().any(|a| a.status() == Some(200));
@@ -278,7 +255,17 @@ async fn disk_fault(mount: Mount, fault: Fault, after: After) {
     // Later bids on the same server: measured (Restart) or required (KeepRunning).
     let mut later = Vec::new();
     for round in 0..8 {
-        later.extend(bid_round(&api, &auction, &bidders, &floor, &format!("later{round}")).await);
+        later.extend(
+            bid_round(
+                &api,
+                &auction,
+                &bidders,
+                &floor,
+                &format!("later{round}"),
+                UNAVAILABLE_WITHIN * 3,
+            )
+            .await,
+        );
     }
     let later_refused = later.iter().filter(|a| a.status() == Some(503)).count();
     if after == After::KeepRunning {

@@ -423,3 +423,44 @@ pub async fn ws_bid(
         }
     }
 }
+
+/// Every bidder bids once, all at once; each bid may take up to `limit`.
+pub async fn bid_round(
+    api: &Api,
+    auction: &str,
+    bidders: &[Bidder],
+    floor: &std::sync::atomic::AtomicI64,
+    tag: &str,
+    limit: Duration,
+) -> Vec<Attempt> {
+    futures_util::future::join_all(
+        bidders
+            .iter()
+            .enumerate()
+            .map(|(index, bidder)| async move {
+                let amount = next_amount(floor.load(std::sync::atomic::Ordering::SeqCst), index, 1);
+                let request_id = format!("{}-{tag}", bidder.username);
+                let started = Instant::now();
+                let answer = api
+                    .post_within(
+                        &bidder.token,
+                        &format!("/api/v1/auctions/{auction}/bids"),
+                        &serde_json::json!({"request_id": request_id, "amount": amount}),
+                        limit,
+                    )
+                    .await;
+                if let Some(min) = min_next_bid_of(&answer) {
+                    floor.fetch_max(min, std::sync::atomic::Ordering::SeqCst);
+                }
+                Attempt {
+                    bidder: index,
+                    user_id: bidder.id.clone(),
+                    request_id,
+                    amount,
+                    answer,
+                    took: started.elapsed(),
+                }
+            }),
+    )
+    .await
+}
