@@ -8,7 +8,6 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -17,9 +16,10 @@ use gavel::startup::{Application, ShutdownHandle};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
+pub use crate::common::{create_postgres_database, services_required, TempDir};
+
 pub const ADMIN_USER: &str = "root-admin";
 pub const ADMIN_PASSWORD: &str = "admin-password-1";
-pub const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -27,48 +27,20 @@ pub enum Backend {
     Postgres,
 }
 
-pub fn services_required() -> bool {
-    std::env::var("GAVEL_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
-}
-
-pub fn postgres_admin_url() -> String {
-    std::env::var("GAVEL_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES.to_string())
-}
-
 /// Creates a fresh PostgreSQL database and returns its URL, or None (after
 /// saying so) when PostgreSQL is not reachable and not required.
 pub async fn fresh_postgres_database() -> Option<String> {
-    use sqlx::Connection as _;
-    let admin_url = postgres_admin_url();
-    let connected = tokio::time::timeout(
-        Duration::from_secs(5),
-        sqlx::PgConnection::connect(&admin_url),
-    )
-    .await;
-    let mut conn = match connected {
-        Ok(Ok(conn)) => conn,
-        other => {
-            let why = match other {
-                Ok(Err(error)) => error.to_string(),
-                _ => "timed out".to_string(),
-            };
+    match create_postgres_database("gavel_test").await {
+        Ok((url, _name)) => Some(url),
+        Err(why) => {
             assert!(
                 !services_required(),
-                "PostgreSQL at {admin_url} is required (GAVEL_REQUIRE_SERVICES=1) but unreachable: {why}"
+                "PostgreSQL is required (GAVEL_REQUIRE_SERVICES=1) but unreachable: {why}"
             );
-            eprintln!("\n!!! SKIPPING PostgreSQL test: {admin_url} unreachable: {why}\n");
-            return None;
+            eprintln!("\n!!! SKIPPING PostgreSQL test: {why}\n");
+            None
         }
-    };
-    let name = format!("gavel_test_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .expect("create a test database");
-    let base = admin_url
-        .rsplit_once('/')
-        .map_or(admin_url.as_str(), |(base, _)| base);
-    Some(format!("{base}/{name}"))
+    }
 }
 
 /// Where a test app keeps its data, so it can be restarted on the same data.
@@ -80,27 +52,16 @@ pub struct TestDatabase {
     _dir: Option<std::sync::Arc<TempDir>>,
 }
 
-/// A temp directory removed on drop.
-#[derive(Debug)]
-pub struct TempDir(pub PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 impl TestDatabase {
     pub async fn new(backend: Backend) -> Option<Self> {
         match backend {
             Backend::Sqlite => {
-                let dir = std::env::temp_dir().join(format!("gavel-test-{}", uuid::Uuid::new_v4()));
-                std::fs::create_dir_all(&dir).expect("create a temp dir");
-                let url = format!("sqlite://{}", dir.join("gavel.db").display());
+                let dir = TempDir::new("gavel-test");
+                let url = format!("sqlite://{}", dir.0.join("gavel.db").display());
                 Some(Self {
                     backend,
                     url,
-                    _dir: Some(std::sync::Arc::new(TempDir(dir))),
+                    _dir: Some(std::sync::Arc::new(dir)),
                 })
             }
             Backend::Postgres => Some(Self {

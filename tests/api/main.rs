@@ -2,6 +2,8 @@
 //! and SSE clients, real SQLite files and real PostgreSQL databases.
 
 mod clients;
+#[path = "../common/mod.rs"]
+mod common;
 mod helpers;
 
 mod accounts;

@@ -6,6 +6,8 @@
 //! `target/screenshots/`. Without Chromium the browser tests skip loudly,
 //! unless `GAVEL_REQUIRE_SERVICES=1`.
 
+#[path = "../common/mod.rs"]
+mod common;
 mod driver;
 mod helpers;
 

@@ -19,7 +19,6 @@ use std::time::{Duration, Instant};
 use redis::AsyncCommands as _;
 use sqlx::Connection as _;
 
-pub const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 pub const DEFAULT_REDIS: &str = "redis://127.0.0.1:6379";
 pub const ADMIN_USER: &str = "cluster-admin";
 pub const ADMIN_PASSWORD: &str = "admin-password-1";
@@ -30,9 +29,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// Log lines printed per node when a test fails.
 const LOG_TAIL: usize = 80;
 
-pub fn services_required() -> bool {
-    std::env::var("GAVEL_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
-}
+pub use crate::common::{postgres_admin_url, services_required};
 
 /// Where PostgreSQL and Redis are.
 #[derive(Debug, Clone)]
@@ -43,8 +40,7 @@ pub struct Services {
 
 /// Finds PostgreSQL and Redis, or says loudly why `test` is skipped (None).
 pub async fn services(test: &str) -> Option<Services> {
-    let postgres_admin =
-        std::env::var("GAVEL_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES.to_string());
+    let postgres_admin = postgres_admin_url();
     let redis_url =
         std::env::var("GAVEL_TEST_REDIS_URL").unwrap_or_else(|_| DEFAULT_REDIS.to_string());
     let problem = match check_postgres(&postgres_admin).await {

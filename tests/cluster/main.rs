@@ -5,6 +5,8 @@
 //! database. See `harness` for the services they need and how they skip.
 
 mod clients;
+#[path = "../common/mod.rs"]
+mod common;
 mod harness;
 mod proxy;
 mod workload;

@@ -16,6 +16,8 @@
 //! test); mounts need root. What is missing is a loud skip, or a failure
 //! under `GAVEL_REQUIRE_SERVICES=1`.
 
+#[path = "../common/mod.rs"]
+mod common;
 mod ledger;
 mod mounts;
 mod process;

@@ -2,7 +2,6 @@
 //! server at some address, bidders and auctions.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -12,11 +11,8 @@ use serde_json::{json, Value};
 pub const ADMIN_USER: &str = "fault-admin";
 pub const ADMIN_PASSWORD: &str = "fault-admin-password-1";
 pub const BIDDER_PASSWORD: &str = "password-123";
-pub const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
-pub fn services_required() -> bool {
-    std::env::var("GAVEL_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
-}
+pub use crate::common::{create_postgres_database, postgres_admin_url, services_required, TempDir};
 
 /// Says loudly that a test is skipped, or fails it when services are required.
 pub fn skip(test: &str, why: &str) {
@@ -25,10 +21,6 @@ pub fn skip(test: &str, why: &str) {
         "{test}: required (GAVEL_REQUIRE_SERVICES=1) but cannot run: {why}"
     );
     eprintln!("\n!!! SKIPPING {test}: {why}\n");
-}
-
-pub fn postgres_admin_url() -> String {
-    std::env::var("GAVEL_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES.to_string())
 }
 
 /// A fresh PostgreSQL database, dropped (best effort) with this value.
@@ -40,36 +32,13 @@ pub struct PgDatabase {
 impl PgDatabase {
     /// Creates one, or says why not (None) when PostgreSQL is unreachable.
     pub async fn create(test: &str) -> Option<Self> {
-        use sqlx::Connection as _;
-        let admin_url = postgres_admin_url();
-        let connected = tokio::time::timeout(
-            Duration::from_secs(5),
-            sqlx::PgConnection::connect(&admin_url),
-        )
-        .await;
-        let mut conn = match connected {
-            Ok(Ok(conn)) => conn,
-            Ok(Err(error)) => {
-                skip(test, &format!("PostgreSQL at {admin_url}: {error}"));
-                return None;
+        match create_postgres_database("gavel_fault").await {
+            Ok((url, name)) => Some(Self { url, name }),
+            Err(why) => {
+                skip(test, &why);
+                None
             }
-            Err(_) => {
-                skip(test, &format!("PostgreSQL at {admin_url}: timed out"));
-                return None;
-            }
-        };
-        let name = format!("gavel_fault_{}", uuid::Uuid::new_v4().simple());
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .await
-            .expect("create a test database");
-        let base = admin_url
-            .rsplit_once('/')
-            .map_or(admin_url.as_str(), |(base, _)| base);
-        Some(Self {
-            url: format!("{base}/{name}"),
-            name,
-        })
+        }
     }
 }
 
@@ -98,24 +67,6 @@ impl Drop for PgDatabase {
             });
         })
         .join();
-    }
-}
-
-/// A directory removed on drop.
-#[derive(Debug)]
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(prefix: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("{prefix}-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).expect("create a temp dir");
-        Self(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
