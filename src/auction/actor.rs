@@ -288,10 +288,6 @@ impl AuctionActor {
                 metrics::histogram!("gavel_batch_seconds").record(started.elapsed().as_secs_f64());
                 self.record.auction = auction.clone();
                 self.auction = Some(auction);
-                if !decided.events.is_empty() {
-                    self.publisher
-                        .publish(self.record.id, &decided.events, Utc::now());
-                }
                 for new in &decided.new_answers {
                     self.recent
                         .remember((new.user, new.request_id.clone()), new.answer.clone());
@@ -309,6 +305,13 @@ impl AuctionActor {
                         (_, CommandAnswer::TimerNotDue) => timer_not_due = true,
                         _ => {}
                     }
+                }
+                // Answers first, events second: the bidders' connections are
+                // then woken ahead of the (maybe 10,000) watchers' and their
+                // answers do not wait behind the whole fan-out.
+                if !decided.events.is_empty() {
+                    self.publisher
+                        .publish(self.record.id, &decided.events, Utc::now());
                 }
                 if timer_not_due || !decided.events.is_empty() {
                     self.schedule_close(ctx);
