@@ -19,6 +19,8 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
     let check = tokio::time::timeout(std::time::Duration::from_secs(2), state.store.ping()).await;
     match check {
+        Ok(Ok(())) if state.store.writes_failing() => HttpResponse::ServiceUnavailable()
+            .json(json!({ "ready": false, "reason": "storage refuses writes" })),
         Ok(Ok(())) => match &state.cluster {
             None => HttpResponse::Ok().json(json!({ "ready": true })),
             Some(cluster) => {

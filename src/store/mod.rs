@@ -62,6 +62,13 @@ pub trait Store: Send + Sync + 'static {
     /// A cheap round trip, for readiness.
     async fn ping(&self) -> StoreResult<()>;
 
+    /// Whether writes have lately been failing for a storage reason (a full
+    /// disk, a read-only file, an unreachable server), which a ping does not
+    /// see. Only [`TimedStore`] keeps track; other stores say no.
+    fn writes_failing(&self) -> bool {
+        false
+    }
+
     // --- users and sessions ---
     async fn create_user(&self, user: &NewUser) -> StoreResult<User>;
     async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>>;

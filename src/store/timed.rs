@@ -1,30 +1,49 @@
-//! [`TimedStore`]: every store call under one deadline.
+//! [`TimedStore`]: every store call under one deadline, and the health of
+//! writes.
 //!
 //! A database that stops answering (a stalled connection, a black-holed
 //! network) must cost a request a few seconds and a 503, never a hang. sqlx
 //! has no per-query timeout, so the whole [`Store`] is wrapped: a call that
 //! overruns is dropped (sqlx then discards its connection) and answered
 //! [`StoreError::Timeout`].
+//!
+//! Writes are watched too: a database that still answers reads but refuses
+//! writes (a full disk, a read-only file) passes a ping, so `/readyz` asks
+//! [`Store::writes_failing`] as well.
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use tokio::time::Instant;
 
 use super::*;
+
+/// How long a failed write counts against readiness when no write has
+/// happened since. Without a limit, a node that nobody sends writes to
+/// (because it is not ready) would never become ready again.
+pub const WRITE_FAILURE_MEMORY: Duration = Duration::from_secs(15);
 
 /// Wraps a store so that no call outlives `limit`.
 #[derive(Debug, Clone)]
 pub struct TimedStore<S> {
     inner: S,
     limit: Duration,
+    /// When the last write failed for a storage reason; `None` once a write
+    /// succeeds.
+    write_failed_at: Arc<Mutex<Option<Instant>>>,
 }
 
 impl<S> TimedStore<S> {
     pub fn new(inner: S, limit: Duration) -> Self {
-        Self { inner, limit }
+        Self {
+            inner,
+            limit,
+            write_failed_at: Arc::new(Mutex::new(None)),
+        }
     }
 
     async fn within<T>(&self, call: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
@@ -32,34 +51,64 @@ impl<S> TimedStore<S> {
             .await
             .unwrap_or(Err(StoreError::Timeout))
     }
+
+    /// [`within`](Self::within) for a write, noting whether it failed for a
+    /// storage reason. Conflicts and fencing are answers, not failures.
+    async fn written<T>(&self, call: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
+        let result = self.within(call).await;
+        let failed = match &result {
+            Ok(_) => Some(false),
+            Err(StoreError::Unavailable(_) | StoreError::Timeout | StoreError::Database(_)) => {
+                Some(true)
+            }
+            Err(StoreError::Conflict(_) | StoreError::Fenced | StoreError::Corrupt(_)) => None,
+        };
+        if let Some(failed) = failed {
+            *crate::sync::lock(&self.write_failed_at) = failed.then(Instant::now);
+        }
+        result
+    }
+
+    fn recent_write_failure(&self) -> bool {
+        crate::sync::lock(&self.write_failed_at)
+            .is_some_and(|at| at.elapsed() < WRITE_FAILURE_MEMORY)
+    }
 }
 
-/// Implements [`Store`] for [`TimedStore`] by delegating each listed method
-/// to the inner store under the deadline.
+/// Implements [`Store`] for [`TimedStore`]: each read is delegated to the
+/// inner store under the deadline, each write likewise and its outcome noted.
 macro_rules! timed_store {
-    ($($name:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)*) => {
+    (
+        reads { $($read:ident($($rarg:ident: $rty:ty),*) -> $rret:ty;)* }
+        writes { $($write:ident($($warg:ident: $wty:ty),*) -> $wret:ty;)* }
+    ) => {
         #[async_trait]
         impl<S: Store> Store for TimedStore<S> {
             $(
-                async fn $name(&self, $($arg: $ty),*) -> StoreResult<$ret> {
-                    self.within(self.inner.$name($($arg),*)).await
+                async fn $read(&self, $($rarg: $rty),*) -> StoreResult<$rret> {
+                    self.within(self.inner.$read($($rarg),*)).await
                 }
             )*
+            $(
+                async fn $write(&self, $($warg: $wty),*) -> StoreResult<$wret> {
+                    self.written(self.inner.$write($($warg),*)).await
+                }
+            )*
+
+            fn writes_failing(&self) -> bool {
+                self.recent_write_failure()
+            }
         }
     };
 }
 
 timed_store! {
+    reads {
         ping() -> ();
-        create_user(user: &NewUser) -> User;
         user_by_id(id: UserId) -> Option<User>;
         user_by_username(username: &str) -> Option<UserWithPassword>;
-        set_user_banned(id: UserId, banned: bool) -> Option<User>;
         list_users(limit: i64) -> Vec<User>;
-        create_session(session: &NewSession) -> ();
         session_user(token_hash: &str, now: DateTime<Utc>) -> Option<User>;
-        delete_session(token_hash: &str) -> ();
-        create_auction(auction: &AuctionRecord) -> ();
         auction(id: AuctionId) -> Option<AuctionRecord>;
         list_auctions(filter: Option<StatusFilter>, now: DateTime<Utc>, limit: i64) -> Vec<AuctionRecord>;
         live_auctions_ending_before(before: DateTime<Utc>) -> Vec<AuctionId>;
@@ -70,10 +119,18 @@ timed_store! {
         stored_answers(auction: AuctionId, keys: &[(UserId, String)]) -> HashMap<(UserId, String), StoredAnswer>;
         has_bid_requests(auction: AuctionId) -> bool;
         banned_among(users: &[UserId]) -> HashSet<UserId>;
+        audit_log(limit: i64) -> Vec<AuditEntry>;
+    }
+    writes {
+        create_user(user: &NewUser) -> User;
+        set_user_banned(id: UserId, banned: bool) -> Option<User>;
+        create_session(session: &NewSession) -> ();
+        delete_session(token_hash: &str) -> ();
+        create_auction(auction: &AuctionRecord) -> ();
         commit_batch(batch: &CommitBatch) -> ();
         claim_auction(auction: AuctionId, epoch: i64) -> bool;
-    record_audit(entry: &AuditEntry) -> ();
-    audit_log(limit: i64) -> Vec<AuditEntry>;
+        record_audit(entry: &AuditEntry) -> ();
+    }
 }
 
 #[cfg(test)]
@@ -90,5 +147,31 @@ mod tests {
         assert!(matches!(slow.await, Err(StoreError::Timeout)));
         let quick = store.within(async { Ok(7) });
         assert_eq!(quick.await.ok(), Some(7));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failed_writes_count_until_a_write_succeeds_or_they_are_old() {
+        let store = TimedStore::new((), Duration::from_secs(1));
+        assert!(!store.recent_write_failure());
+        let _ = store
+            .written(async { Err::<(), _>(StoreError::Timeout) })
+            .await;
+        assert!(store.recent_write_failure());
+        // Answers that are not storage trouble change nothing either way.
+        let _ = store
+            .written(async { Err::<(), _>(StoreError::Fenced) })
+            .await;
+        let _ = store
+            .written(async { Err::<(), _>(StoreError::Conflict("users_username".into())) })
+            .await;
+        assert!(store.recent_write_failure());
+        let _ = store.written(async { Ok(()) }).await;
+        assert!(!store.recent_write_failure());
+
+        let _ = store
+            .written(async { Err::<(), _>(StoreError::Timeout) })
+            .await;
+        tokio::time::advance(WRITE_FAILURE_MEMORY).await;
+        assert!(!store.recent_write_failure(), "forgotten without news");
     }
 }

@@ -195,6 +195,11 @@ async fn disk_fault(mount: Mount, fault: Fault, after: After) {
     );
     let slowest = during.iter().map(|a| a.took).max().unwrap_or_default();
     let ready_during = api.get("/readyz").await.map(|(status, _)| status.as_u16());
+    assert_eq!(
+        ready_during.as_ref().ok(),
+        Some(&503),
+        "{fault:?}: /readyz must say not ready while writes fail: {ready_during:?}"
+    );
 
     // One clear log line says why.
     let wanted: &[&str] = match fault {
@@ -274,6 +279,13 @@ async fn disk_fault(mount: Mount, fault: Fault, after: After) {
             0,
             "{fault:?}: bids still refused after the repair; the log's end:\n{}",
             log_tail(&server)
+        );
+        // Writes work again, so the node says it is ready again.
+        let ready_after = api.get("/readyz").await.map(|(status, _)| status.as_u16());
+        assert_eq!(
+            ready_after.as_ref().ok(),
+            Some(&200),
+            "{fault:?}: /readyz once writes succeed again: {ready_after:?}"
         );
     }
     all.extend(later);
