@@ -16,7 +16,7 @@ use gavel::startup::{Application, ShutdownHandle};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-pub use crate::common::{create_postgres_database, services_required, TempDir};
+pub use crate::common::{create_postgres_database, in_process_config, services_required, TempDir};
 
 pub const ADMIN_USER: &str = "root-admin";
 pub const ADMIN_PASSWORD: &str = "admin-password-1";
@@ -75,18 +75,7 @@ impl TestDatabase {
 
 /// The configuration tests run with: port 0, fast shutdown, a start-up admin.
 pub fn test_config(database_url: &str) -> ServeConfig {
-    let mut config = ServeConfig::from_defaults();
-    config.bind = "127.0.0.1:0".parse().expect("an address");
-    config.database_url = database_url.to_string();
-    config.redis_url = None;
-    config.public_origins = Vec::new();
-    config.admin_user = Some(ADMIN_USER.to_string());
-    config.admin_password = Some(ADMIN_PASSWORD.to_string());
-    config.bid_rate_per_sec = 0;
-    config.auth_rate_per_min = 0;
-    config.shutdown_timeout_secs = 1;
-    config.workers = Some(2);
-    config
+    in_process_config(database_url, (ADMIN_USER, ADMIN_PASSWORD))
 }
 
 /// A running server and a client for it.

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::Utc;
-use gavel::config::ServeConfig;
 use gavel::startup::{Application, ShutdownHandle};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -15,7 +14,7 @@ pub const ADMIN_USER: &str = "root-admin";
 pub const ADMIN_PASSWORD: &str = "admin-password-1";
 pub const PASSWORD: &str = "password-123";
 
-pub use crate::common::{services_required, TempDir};
+pub use crate::common::{in_process_config, services_required, TempDir};
 
 /// A running server on its own SQLite file.
 pub struct TestApp {
@@ -29,17 +28,10 @@ pub struct TestApp {
 impl TestApp {
     pub async fn spawn() -> Self {
         let dir = TempDir::new("gavel-browser-test");
-        let mut config = ServeConfig::from_defaults();
-        config.bind = "127.0.0.1:0".parse().expect("an address");
-        config.database_url = format!("sqlite://{}", dir.0.join("gavel.db").display());
-        config.redis_url = None;
-        config.public_origins = Vec::new();
-        config.admin_user = Some(ADMIN_USER.to_string());
-        config.admin_password = Some(ADMIN_PASSWORD.to_string());
-        config.bid_rate_per_sec = 0;
-        config.auth_rate_per_min = 0;
-        config.shutdown_timeout_secs = 1;
-        config.workers = Some(2);
+        let config = in_process_config(
+            &format!("sqlite://{}", dir.0.join("gavel.db").display()),
+            (ADMIN_USER, ADMIN_PASSWORD),
+        );
         let app = Application::build(config)
             .await
             .expect("the application builds");

@@ -8,7 +8,6 @@ mod clients;
 #[path = "../common/mod.rs"]
 mod common;
 mod harness;
-mod proxy;
 mod workload;
 
 mod failover;

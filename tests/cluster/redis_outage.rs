@@ -8,8 +8,8 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::clients::{create_auction, http_bid, register_many, Outcome};
+use crate::common::proxy::{Mode, Proxy};
 use crate::harness::{one_at_a_time, services, Cluster, LEASE_TTL_MS};
-use crate::proxy::RedisProxy;
 use crate::workload::{
     ack_of, assert_live_watchers_match, bid_until_answered, join_all, load_db, spawn_crowd,
     watch_everywhere, Crowd,
@@ -25,8 +25,19 @@ async fn cutting_redis_off_refuses_coordination_and_watchers_catch_up() {
     };
     let _turn = one_at_a_time().await;
     let started = Instant::now();
-    let proxy = RedisProxy::start(&services.redis_url).await;
-    let cluster = Cluster::start(&services, "outage", Some(proxy.url.clone())).await;
+    let redis = reqwest::Url::parse(&services.redis_url).expect("a Redis URL");
+    let proxy = Proxy::start(&format!(
+        "{}:{}",
+        redis.host_str().unwrap_or("127.0.0.1"),
+        redis.port().unwrap_or(6379)
+    ))
+    .await;
+    let cluster = Cluster::start(
+        &services,
+        "outage",
+        Some(proxy.url_through(&services.redis_url)),
+    )
+    .await;
     let targets = cluster.targets();
     let auction = create_auction(&targets, 0).await;
     let watchers = watch_everywhere(&targets, &auction).await;
@@ -47,7 +58,7 @@ async fn cutting_redis_off_refuses_coordination_and_watchers_catch_up() {
     // Cut. Within its lease the owner needs no coordination to commit: a
     // bid it accepts now is published nowhere, so the other nodes' watchers
     // can only get it by catching up later.
-    proxy.cut().await;
+    proxy.set(Mode::Refuse).await;
     let cut_at = Instant::now();
     let mut refused = Vec::new();
     let bidder = &loners[0];
@@ -133,7 +144,7 @@ async fn cutting_redis_off_refuses_coordination_and_watchers_catch_up() {
 
     // Restore: every node becomes ready again, and every watcher catches up
     // from the store to the database's last event before any new bid.
-    proxy.restore().await;
+    proxy.set(Mode::Pass).await;
     let restored_at = Instant::now();
     for node in 0..3 {
         cluster

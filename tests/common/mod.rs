@@ -4,6 +4,8 @@
 //! every binary.
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use std::path::PathBuf;
 
 /// The PostgreSQL server tests create their databases on, unless
@@ -46,6 +48,26 @@ pub async fn create_postgres_database(prefix: &str) -> Result<(String, String), 
         .rsplit_once('/')
         .map_or(admin_url.as_str(), |(base, _)| base);
     Ok((format!("{base}/{name}"), name))
+}
+
+/// The configuration of a server a test runs in its own process: port 0, no
+/// Redis, no rate limits, a fast shutdown, two workers and a start-up admin.
+pub fn in_process_config(
+    database_url: &str,
+    (admin_user, admin_password): (&str, &str),
+) -> gavel::config::ServeConfig {
+    let mut config = gavel::config::ServeConfig::from_defaults();
+    config.bind = "127.0.0.1:0".parse().expect("an address");
+    config.database_url = database_url.to_string();
+    config.redis_url = None;
+    config.public_origins = Vec::new();
+    config.admin_user = Some(admin_user.to_string());
+    config.admin_password = Some(admin_password.to_string());
+    config.bid_rate_per_sec = 0;
+    config.auth_rate_per_min = 0;
+    config.shutdown_timeout_secs = 1;
+    config.workers = Some(2);
+    config
 }
 
 /// A fresh directory under the system temp dir, removed on drop.

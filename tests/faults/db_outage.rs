@@ -15,8 +15,8 @@ use gavel::config::ServeConfig;
 use gavel::startup::Application;
 use serde_json::Value;
 
+use crate::common::proxy::{Mode, Proxy};
 use crate::ledger::{check_history, Ledger};
-use crate::proxy::{Mode, Proxy};
 use crate::support::{
     bid_round, connect_ws, next_amount, ws_bid, Api, Attempt, Bidder, PgDatabase, Socket,
     ADMIN_PASSWORD, ADMIN_USER,
@@ -29,18 +29,7 @@ const UNAVAILABLE_WITHIN: Duration = Duration::from_secs(10);
 const RECOVERY_WITHIN: Duration = Duration::from_secs(20);
 
 pub fn in_process_config(database_url: &str) -> ServeConfig {
-    let mut config = ServeConfig::from_defaults();
-    config.bind = "127.0.0.1:0".parse().expect("an address");
-    config.database_url = database_url.to_string();
-    config.redis_url = None;
-    config.public_origins = Vec::new();
-    config.admin_user = Some(ADMIN_USER.to_string());
-    config.admin_password = Some(ADMIN_PASSWORD.to_string());
-    config.bid_rate_per_sec = 0;
-    config.auth_rate_per_min = 0;
-    config.shutdown_timeout_secs = 1;
-    config.workers = Some(2);
-    config
+    crate::common::in_process_config(database_url, (ADMIN_USER, ADMIN_PASSWORD))
 }
 
 /// Every bidder bids back to back for `window`; each bid may take up to

@@ -21,7 +21,6 @@ mod common;
 mod ledger;
 mod mounts;
 mod process;
-mod proxy;
 mod support;
 
 mod db_outage;

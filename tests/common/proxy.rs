@@ -1,4 +1,5 @@
-//! A TCP proxy in front of PostgreSQL that the test can break on purpose.
+//! A TCP proxy in front of PostgreSQL or Redis that a test can break on
+//! purpose.
 //!
 //! - `Pass`: bytes flow.
 //! - `Refuse`: every open connection is closed and the listening socket too,
@@ -31,6 +32,8 @@ pub struct Proxy {
     upstream: String,
     mode: watch::Sender<Mode>,
     accept: Mutex<Option<JoinHandle<()>>>,
+    /// The open connections, closed for good by `Refuse` and `Blackhole`.
+    connections: Arc<Mutex<Vec<JoinHandle<()>>>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -52,6 +55,7 @@ impl Proxy {
             upstream: upstream.to_string(),
             mode,
             accept: Mutex::new(None),
+            connections: Arc::new(Mutex::new(Vec::new())),
         });
         proxy.serve(listener);
         proxy
@@ -59,7 +63,7 @@ impl Proxy {
 
     /// `url` with the proxy's host and port.
     pub fn url_through(&self, url: &str) -> String {
-        let mut url = reqwest::Url::parse(url).expect("a database URL");
+        let mut url = reqwest::Url::parse(url).expect("a URL");
         url.set_host(Some("127.0.0.1")).expect("a host");
         url.set_port(Some(self.port)).expect("a port");
         url.to_string()
@@ -68,6 +72,7 @@ impl Proxy {
     fn serve(&self, listener: TcpListener) {
         let upstream = self.upstream.clone();
         let mode = self.mode.subscribe();
+        let connections = Arc::clone(&self.connections);
         let task = tokio::spawn(async move {
             loop {
                 let Ok((client, _)) = listener.accept().await else {
@@ -75,19 +80,29 @@ impl Proxy {
                 };
                 let upstream = upstream.clone();
                 let mode = mode.clone();
-                tokio::spawn(async move { connection(client, upstream, mode).await });
+                let pipe = tokio::spawn(async move { connection(client, upstream, mode).await });
+                let mut open = lock(&connections);
+                open.retain(|task| !task.is_finished());
+                open.push(pipe);
             }
         });
         *lock(&self.accept) = Some(task);
     }
 
+    /// Switches to `mode`. `Refuse` and `Blackhole` return once every open
+    /// connection (and for `Refuse` the listening socket) is closed.
     pub async fn set(&self, mode: Mode) {
         self.mode.send_replace(mode);
         let listening = lock(&self.accept).is_some();
-        if mode == Mode::Refuse {
-            let task = lock(&self.accept).take();
-            if let Some(task) = task {
+        if matches!(mode, Mode::Refuse | Mode::Blackhole) {
+            let mut tasks: Vec<JoinHandle<()>> = lock(&self.connections).drain(..).collect();
+            if mode == Mode::Refuse {
+                tasks.extend(lock(&self.accept).take());
+            }
+            for task in &tasks {
                 task.abort();
+            }
+            for task in tasks {
                 let _ = task.await;
             }
         } else if !listening {
@@ -116,6 +131,9 @@ impl Drop for Proxy {
     fn drop(&mut self) {
         self.mode.send_replace(Mode::Refuse);
         if let Some(task) = lock(&self.accept).take() {
+            task.abort();
+        }
+        for task in lock(&self.connections).drain(..) {
             task.abort();
         }
     }
