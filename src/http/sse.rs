@@ -56,6 +56,12 @@ fn parse_last_event_id(text: &str) -> Result<i64, ApiError> {
 /// live batch. It owns the cursor until it finishes.
 type Fetch = BoxFuture<'static, Result<(FeedCursor, Vec<EncodedEvent>), StoreError>>;
 
+/// Where the stream's position is: at hand, or inside a store read.
+enum Position {
+    At(FeedCursor),
+    Fetching(Fetch),
+}
+
 /// The response body of one SSE stream, polled by actix's dispatcher.
 ///
 /// Written as a plain [`Stream`] rather than an `async` block: with 10,000
@@ -67,9 +73,7 @@ struct FeedBody {
     mailbox: Mailbox,
     guard: SubscriptionGuard,
     _open: (SseGauge, Option<ConnectionSlot>),
-    /// Our position; `None` while a [`Fetch`] holds it.
-    cursor: Option<FeedCursor>,
-    fetch: Option<Fetch>,
+    position: Position,
     queued: VecDeque<Bytes>,
     /// Fires [`KEEP_ALIVE`] after the last chunk known to it; a busy stream
     /// only moves it forward when it fires, not on every event.
@@ -100,8 +104,7 @@ impl FeedBody {
             mailbox,
             guard,
             _open: open,
-            cursor: Some(cursor),
-            fetch: None,
+            position: Position::At(cursor),
             queued,
             keep_alive,
             last_sent: Instant::now(),
@@ -119,8 +122,7 @@ impl FeedBody {
 
     fn start_fetch(&mut self, cursor: FeedCursor, batch: Option<Arc<EventBatch>>) {
         let store = Arc::clone(&self.store);
-        self.cursor = None;
-        self.fetch = Some(Box::pin(async move {
+        self.position = Position::Fetching(Box::pin(async move {
             let mut cursor = cursor;
             let events = match batch {
                 Some(batch) => cursor.accept(store.as_ref(), &batch).await?,
@@ -145,24 +147,23 @@ impl FeedBody {
             if self.done {
                 return Poll::Ready(None);
             }
-            if let Some(fetch) = self.fetch.as_mut() {
-                let (cursor, events) = match ready!(fetch.as_mut().poll(cx)) {
-                    Ok(done) => done,
-                    Err(error) => {
-                        tracing::warn!(auction.id = %self.auction(), error = ?error, "SSE store read failed; ending the stream");
-                        return Poll::Ready(None);
+            let mut cursor = match &mut self.position {
+                Position::At(cursor) => *cursor,
+                Position::Fetching(fetch) => {
+                    let (cursor, events) = match ready!(fetch.as_mut().poll(cx)) {
+                        Ok(done) => done,
+                        Err(error) => {
+                            tracing::warn!(auction.id = %self.auction(), error = ?error, "SSE store read failed; ending the stream");
+                            return Poll::Ready(None);
+                        }
+                    };
+                    self.position = Position::At(cursor);
+                    if self.replaying && events.is_empty() {
+                        self.replaying = false;
                     }
-                };
-                self.fetch = None;
-                self.cursor = Some(cursor);
-                if self.replaying && events.is_empty() {
-                    self.replaying = false;
+                    self.queue(&events);
+                    continue;
                 }
-                self.queue(&events);
-                continue;
-            }
-            let Some(mut cursor) = self.cursor else {
-                return Poll::Ready(None);
             };
             if self.replaying {
                 self.start_fetch(cursor, None);
@@ -175,7 +176,7 @@ impl FeedBody {
             match self.mailbox.poll_recv(cx) {
                 Poll::Ready(Some(batch)) => match cursor.accept_contiguous(&batch) {
                     Some(events) => {
-                        self.cursor = Some(cursor);
+                        self.position = Position::At(cursor);
                         self.queue(events);
                     }
                     None => self.start_fetch(cursor, Some(batch)),

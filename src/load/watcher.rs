@@ -21,13 +21,11 @@ use super::net::{Target, CONNECT_TIMEOUT};
 use super::ready::Ready;
 use super::seq::SeqTracker;
 use super::sse_conn::SseConnection;
-use super::sse_wire::SseEvent as Event;
+use super::sse_wire::SseEvent;
 use super::stats::{Shared, WatcherSlot};
 
 /// Reconnections per watcher before it gives up.
 const MAX_RECONNECTS: u32 = 5;
-
-type Events = SseConnection;
 
 /// Who one watcher is.
 #[derive(Debug, Clone)]
@@ -66,7 +64,7 @@ fn quick_server_time(json: &str) -> Option<&str> {
 /// An event's seq (its `id:`, else `data.seq`) and `data.server_time` in
 /// microseconds since the epoch. Cheap on the common path: 10,000 watchers
 /// receive every event.
-fn parse_event(event: &Event) -> Option<(i64, Option<i64>)> {
+fn parse_event(event: &SseEvent) -> Option<(i64, Option<i64>)> {
     if let (Ok(seq), Some(time)) = (
         event.id.trim().parse::<i64>(),
         quick_server_time(&event.data).and_then(rfc3339_micros),
@@ -147,7 +145,7 @@ impl Watcher {
     }
 
     /// Opens the stream, resuming after the last seq seen, if any.
-    async fn open(&self) -> anyhow::Result<Events> {
+    async fn open(&self) -> anyhow::Result<SseConnection> {
         let path = format!("/api/v1/auctions/{}/events", self.spec.auction_id);
         tokio::time::timeout(
             CONNECT_TIMEOUT,
@@ -163,7 +161,7 @@ impl Watcher {
     }
 
     /// Opens the stream and waits for its snapshot.
-    async fn connect_first(&mut self) -> anyhow::Result<Events> {
+    async fn connect_first(&mut self) -> anyhow::Result<SseConnection> {
         let mut events = self.open().await?;
         let deadline = Instant::now() + CONNECT_TIMEOUT;
         while self.tracker.last().is_none() {
@@ -177,7 +175,11 @@ impl Watcher {
     }
 
     /// Reads events until told to stop or the stream breaks.
-    async fn follow(&mut self, events: &mut Events, stop: &mut watch::Receiver<bool>) -> End {
+    async fn follow(
+        &mut self,
+        events: &mut SseConnection,
+        stop: &mut watch::Receiver<bool>,
+    ) -> End {
         // Made once: re-registering with the stop channel for every event
         // would cost more than reading the event.
         let stopped = stop.wait_for(|stop| *stop);
@@ -195,7 +197,7 @@ impl Watcher {
     }
 
     /// Counts and checks one event received at `received` (µs since the epoch).
-    fn on_event(&mut self, event: &Event, received: i64) {
+    fn on_event(&mut self, event: &SseEvent, received: i64) {
         let shared = &self.ctx.shared;
         let Some((seq, server_time)) = parse_event(event) else {
             shared.record_error("bad_sse_data", || format!("{event:?}"));
@@ -222,8 +224,8 @@ impl Watcher {
 mod tests {
     use super::*;
 
-    fn event(name: &str, id: &str, data: &str) -> Event {
-        Event {
+    fn event(name: &str, id: &str, data: &str) -> SseEvent {
+        SseEvent {
             event: name.into(),
             data: data.into(),
             id: id.into(),
