@@ -3,11 +3,10 @@
 
 use chrono::Utc;
 use gavel::auction::view::{EncodedEvent, EventBatch};
-use gavel::domain::{Auction, AuctionRules, IncrementTable};
 use gavel::http::feed::FeedCursor;
-use gavel::store::{self, AuctionRecord, CommitBatch, Store, StoredEvent};
+use gavel::store::{self, CommitBatch, Store, StoredEvent};
 
-use crate::helpers::{Backend, TestDatabase};
+use crate::helpers::{stored_auction, Backend, TestDatabase};
 
 fn event(seq: i64) -> StoredEvent {
     StoredEvent {
@@ -28,26 +27,8 @@ async fn a_gap_is_filled_from_the_store_without_losing_later_events() {
         return;
     };
     let store = store::connect(&db.url).await.expect("connect");
-    let now = Utc::now();
-    let rules = AuctionRules {
-        starting_price: 100,
-        reserve_price: None,
-        buy_now_price: None,
-        starts_at: now,
-        extend_window_secs: 0,
-        increments: IncrementTable::standard(),
-    };
-    let record = AuctionRecord {
-        id: uuid::Uuid::now_v7(),
-        title: "gap".into(),
-        description: String::new(),
-        currency: "EUR".into(),
-        auction: Auction::new(rules, now + chrono::Duration::hours(1)),
-        epoch: 0,
-        created_by: uuid::Uuid::now_v7(),
-        created_at: now,
-    };
-    store.create_auction(&record).await.expect("create");
+    let record = stored_auction(&store, "gap", uuid::Uuid::now_v7()).await;
+    let now = record.created_at;
     let mut state = record.auction.state.clone();
     state.seq = 5;
     store

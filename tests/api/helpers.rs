@@ -609,3 +609,35 @@ pub async fn db_i64(db: &TestDatabase, sql: &str) -> i64 {
         .unwrap_or_else(|error| panic!("{sql}: {error}"));
     value
 }
+
+/// An open auction (starting at 100, ending in an hour) created straight in
+/// `store`, for tests of the store itself.
+pub async fn stored_auction(
+    store: &gavel::store::SqlStore,
+    title: &str,
+    created_by: uuid::Uuid,
+) -> gavel::store::AuctionRecord {
+    use gavel::domain::{Auction, AuctionRules, IncrementTable};
+    use gavel::store::Store as _;
+    let now = Utc::now();
+    let rules = AuctionRules {
+        starting_price: 100,
+        reserve_price: None,
+        buy_now_price: None,
+        starts_at: now,
+        extend_window_secs: 0,
+        increments: IncrementTable::standard(),
+    };
+    let record = gavel::store::AuctionRecord {
+        id: uuid::Uuid::now_v7(),
+        title: title.into(),
+        description: String::new(),
+        currency: "EUR".into(),
+        auction: Auction::new(rules, now + chrono::Duration::hours(1)),
+        epoch: 0,
+        created_by,
+        created_at: now,
+    };
+    store.create_auction(&record).await.expect("create");
+    record
+}

@@ -1,38 +1,18 @@
 //! The store's group commit is fenced: a batch decided on a stale `seq`, or
 //! written with an older epoch than the row's, changes nothing.
 
-use chrono::Utc;
-use gavel::domain::{Auction, AuctionRules, IncrementTable};
-use gavel::store::{self, AuctionRecord, CommitBatch, NewAnswer, Store, StoreError, StoredAnswer};
+use gavel::store::{self, CommitBatch, NewAnswer, Store, StoreError, StoredAnswer};
 
-use crate::helpers::{Backend, TestDatabase};
+use crate::helpers::{stored_auction, Backend, TestDatabase};
 
 async fn fenced_commits_change_nothing(backend: Backend) {
     let Some(db) = TestDatabase::new(backend).await else {
         return;
     };
     let store = store::connect(&db.url).await.expect("connect");
-    let now = Utc::now();
     let admin = uuid::Uuid::now_v7();
-    let rules = AuctionRules {
-        starting_price: 100,
-        reserve_price: None,
-        buy_now_price: None,
-        starts_at: now,
-        extend_window_secs: 0,
-        increments: IncrementTable::standard(),
-    };
-    let record = AuctionRecord {
-        id: uuid::Uuid::now_v7(),
-        title: "fence".into(),
-        description: String::new(),
-        currency: "EUR".into(),
-        auction: Auction::new(rules, now + chrono::Duration::hours(1)),
-        epoch: 0,
-        created_by: admin,
-        created_at: now,
-    };
-    store.create_auction(&record).await.expect("create");
+    let record = stored_auction(&store, "fence", admin).await;
+    let now = record.created_at;
     let mut state = record.auction.state.clone();
     state.seq = 1;
     let answer = NewAnswer {
