@@ -85,6 +85,26 @@ pub struct ServeConfig {
     /// Open WebSocket plus SSE connections per IP address (0: no limit).
     #[arg(long, env = "GAVEL_MAX_STREAMS_PER_IP", default_value_t = 1000)]
     pub max_streams_per_ip: usize,
+    /// Open TCP connections per IP address, of every kind (0: no limit).
+    /// Keep it above GAVEL_MAX_STREAMS_PER_IP: streams are connections too.
+    #[arg(long, env = "GAVEL_MAX_CONNECTIONS_PER_IP", default_value_t = 2048)]
+    pub max_connections_per_ip: usize,
+    /// Seconds a request body may take to arrive (0: no limit); slower
+    /// bodies are answered 408 and their connection closed.
+    #[arg(long, env = "GAVEL_BODY_TIMEOUT_SECS", default_value_t = 10)]
+    pub body_timeout_secs: u64,
+    /// Events one IP address may have replayed from the store per second
+    /// (WebSocket `after_seq`, SSE `Last-Event-ID`), with a burst of five
+    /// seconds' worth; 0 turns the limit off.
+    #[arg(long, env = "GAVEL_REPLAY_EVENTS_PER_SEC", default_value_t = 20_000)]
+    pub replay_events_per_sec_per_ip: u32,
+    /// Serve `/metrics` on this address only (its own listener); unset:
+    /// on the main listener.
+    #[arg(long, env = "GAVEL_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
+    /// When set, `/metrics` needs `Authorization: Bearer <token>`.
+    #[arg(long, env = "GAVEL_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
     /// Most bids decided and committed in one transaction (1 = no group commit).
     #[arg(long, env = "GAVEL_MAX_BATCH", default_value_t = 1024)]
     pub max_batch: usize,

@@ -35,12 +35,28 @@ fn main() -> anyhow::Result<()> {
 
 fn serve(config: ServeConfig) -> anyhow::Result<()> {
     telemetry::init(config.log_format);
+    raise_open_file_limit();
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(config).await?;
         app.run_until_stopped().await?;
         tracing::info!("gavel stopped");
         Ok(())
     })
+}
+
+/// Every connection is a file descriptor: take the hard limit on open files
+/// as the soft one, so a flood of connections meets the per-IP cap long
+/// before it meets the kernel's default of 1,024.
+fn raise_open_file_limit() {
+    let before = rlimit::Resource::NOFILE.get().ok();
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(soft) => {
+            let hard = before.map(|(_, hard)| hard).unwrap_or(soft);
+            let was = before.map(|(soft, _)| soft).unwrap_or(soft);
+            tracing::info!(soft_before = was, soft, hard, "open-file limit");
+        }
+        Err(error) => tracing::warn!(error = %error, "could not raise the open-file limit"),
+    }
 }
 
 fn create_admin(username: &str, database_url: &str) -> anyhow::Result<()> {

@@ -14,21 +14,27 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::sync::watch;
 
 use crate::auction::{Registry, RegistryConfig};
-use crate::auth::rate_limit::{AuthRateLimiter, BidRateLimiter, ConnectionLimiter};
+use crate::auth::rate_limit::{AuthRateLimiter, BidRateLimiter, ConnectionLimiter, ReplayLimiter};
 use crate::auth::Accounts;
 use crate::cluster::redis::{RedisCluster, RedisConfig};
 use crate::cluster::{Hub, Publisher};
 use crate::config::ServeConfig;
+use crate::http::client_limits::{self, ConnectionCap};
 use crate::http::{self, extract, ApiError, AppState};
 use crate::store::{self, Store, TimedStore};
 
 /// The longest any store call may take before it is answered `unavailable`.
 const STORE_CALL_LIMIT: Duration = Duration::from_secs(4);
 
+/// A replay budget holds this many seconds of its rate.
+const REPLAY_BURST_SECS: u32 = 5;
+
 /// A built, bound, not yet running server.
 pub struct Application {
     port: u16,
     server: Server,
+    /// `/metrics` on a listener of its own (`GAVEL_METRICS_BIND`).
+    metrics_server: Option<(u16, Server)>,
     state: web::Data<AppState>,
     shutdown_tx: watch::Sender<bool>,
 }
@@ -131,6 +137,7 @@ impl Application {
         };
 
         registry.spawn_sweeper(shutdown_rx.clone());
+        forget_bans_on_change(&hub, &registry, shutdown_rx.clone());
 
         let state = web::Data::new(AppState {
             store,
@@ -143,30 +150,56 @@ impl Application {
                 config.auth_rate_per_min.max(1),
             ),
             stream_limiter: ConnectionLimiter::new(config.max_streams_per_ip),
+            body_deadline: Duration::from_secs(config.body_timeout_secs),
+            replay_limiter: ReplayLimiter::new(
+                config.replay_events_per_sec_per_ip,
+                config
+                    .replay_events_per_sec_per_ip
+                    .saturating_mul(REPLAY_BURST_SECS),
+            ),
             secure_cookies: config
                 .secure_cookies
                 .unwrap_or_else(|| origins.iter().all(|o| o.starts_with("https://"))),
             origins,
             metrics: metrics_handle(),
+            metrics_token: config
+                .metrics_token
+                .clone()
+                .filter(|token| !token.is_empty()),
             cluster,
             node_id: node_id.clone(),
             accepting: AtomicBool::new(true),
             shutdown: shutdown_rx,
         });
 
+        let metrics_place = web::Data::new(if config.metrics_bind.is_some() {
+            http::ops::MetricsPlace::Elsewhere
+        } else {
+            http::ops::MetricsPlace::Here
+        });
+        let metrics_server = match config.metrics_bind {
+            None => None,
+            Some(address) => Some(metrics_server(address, state.clone())?),
+        };
         let app_state = state.clone();
+        let connection_cap = ConnectionCap::new(config.max_connections_per_ip);
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
+                .app_data(metrics_place.clone())
                 .app_data(extract::json_config())
                 .app_data(extract::query_config())
                 .app_data(extract::path_config())
                 .app_data(extract::payload_config())
+                .wrap(middleware::from_fn(client_limits::limit_body_time))
                 .wrap(middleware::from_fn(http::request_id::assign_request_id))
                 .configure(routes)
                 .default_service(web::to(not_found))
         })
-        .on_connect(bound_send_buffer)
+        .on_connect(move |connection, extensions| {
+            bound_send_buffer(connection);
+            connection_cap.on_connect(connection, extensions);
+        })
         // Slow clients: headers must arrive within 10 s of connecting.
         .client_request_timeout(Duration::from_secs(10))
         .client_disconnect_timeout(Duration::from_secs(5))
@@ -181,6 +214,7 @@ impl Application {
         Ok(Self {
             port: local.port(),
             server,
+            metrics_server,
             state,
             shutdown_tx,
         })
@@ -188,6 +222,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of `/metrics`' own listener, when it has one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_server.as_ref().map(|(port, _)| *port)
     }
 
     pub fn state(&self) -> web::Data<AppState> {
@@ -198,19 +237,37 @@ impl Application {
     pub fn handle(&self) -> ShutdownHandle {
         ShutdownHandle {
             server: self.server.handle(),
+            metrics_server: self
+                .metrics_server
+                .as_ref()
+                .map(|(_, server)| server.handle()),
             state: self.state.clone(),
             shutdown_tx: self.shutdown_tx.clone(),
         }
     }
 
     /// Runs until stopped through a [`ShutdownHandle`] (tests).
-    pub async fn run(self) -> std::io::Result<()> {
+    pub async fn run(mut self) -> std::io::Result<()> {
+        self.spawn_metrics_server();
         self.server.await
     }
 
+    /// Runs `/metrics`' own listener beside the main one (stopped by the
+    /// [`ShutdownHandle`], which holds its handle).
+    fn spawn_metrics_server(&mut self) {
+        if let Some((_, server)) = self.metrics_server.take() {
+            actix_web::rt::spawn(async move {
+                if let Err(error) = server.await {
+                    tracing::error!(error = %error, "the metrics listener failed");
+                }
+            });
+        }
+    }
+
     /// Runs until SIGINT/SIGTERM (or a [`ShutdownHandle`]), then drains.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+    pub async fn run_until_stopped(mut self) -> std::io::Result<()> {
         let handle = self.handle();
+        self.spawn_metrics_server();
         actix_web::rt::spawn(async move {
             wait_for_signal().await;
             tracing::info!("shutdown signal received; draining");
@@ -220,10 +277,34 @@ impl Application {
     }
 }
 
+/// Makes this node's actors forget a user's cached ban status whenever a
+/// ban or unban is announced, here or (through Redis) on another node.
+fn forget_bans_on_change(hub: &Hub, registry: &Arc<Registry>, mut shutdown: watch::Receiver<bool>) {
+    use crate::cluster::identity::IdentityChange;
+    use tokio::sync::broadcast::error::RecvError;
+    let mut changes = hub.identity.subscribe();
+    let registry = Arc::clone(registry);
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                change = changes.recv() => match change {
+                    Ok(IdentityChange::Banned { user } | IdentityChange::Unbanned { user }) => {
+                        registry.ban_changed(user);
+                    }
+                    Ok(IdentityChange::SessionEnded { .. }) | Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => return,
+                },
+                _ = shutdown.changed() => return,
+            }
+        }
+    });
+}
+
 /// Stops a running application gracefully.
 #[derive(Clone)]
 pub struct ShutdownHandle {
     server: ServerHandle,
+    metrics_server: Option<ServerHandle>,
     state: web::Data<AppState>,
     shutdown_tx: watch::Sender<bool>,
 }
@@ -237,6 +318,9 @@ impl ShutdownHandle {
         // Give WebSocket and SSE loops a moment to send their goodbyes.
         tokio::time::sleep(Duration::from_millis(100)).await;
         self.server.stop(true).await;
+        if let Some(metrics_server) = &self.metrics_server {
+            metrics_server.stop(false).await;
+        }
         // Finish every batch already queued, then stop the actors.
         self.state.registry.drain(Duration::from_secs(10)).await;
     }
@@ -270,11 +354,36 @@ async fn wait_for_signal() {
 /// and ten thousand idle watchers cost little kernel memory.
 const SEND_BUFFER_BYTES: usize = 64 * 1024;
 
-fn bound_send_buffer(connection: &dyn std::any::Any, _: &mut actix_web::dev::Extensions) {
+fn bound_send_buffer(connection: &dyn std::any::Any) {
     if let Some(stream) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() {
         let _ = socket2::SockRef::from(stream).set_send_buffer_size(SEND_BUFFER_BYTES);
         let _ = stream.set_nodelay(true);
     }
+}
+
+/// A server answering only `GET /metrics`, on `address`.
+fn metrics_server(
+    address: std::net::SocketAddr,
+    state: web::Data<AppState>,
+) -> anyhow::Result<(u16, Server)> {
+    let listener = TcpListener::bind(address)
+        .with_context(|| format!("binding the metrics listener {address}"))?;
+    let port = listener.local_addr()?.port();
+    let place = web::Data::new(http::ops::MetricsPlace::Here);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(place.clone())
+            .service(resource("/metrics").route(web::get().to(http::ops::metrics)))
+            .default_service(web::to(not_found))
+    })
+    .workers(1)
+    .listen(listener)?
+    .disable_signals()
+    .shutdown_timeout(1)
+    .run();
+    tracing::info!(address = %address, port, "metrics listening on their own address");
+    Ok((port, server))
 }
 
 /// Unknown paths: the API's JSON 404 under `/api/`, an HTML page elsewhere.

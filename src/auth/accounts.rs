@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 use super::password::{hash_password_blocking, verify_password_blocking};
 use super::token::{hash_token, new_token};
@@ -150,6 +150,14 @@ impl Accounts {
 
     /// The user a token belongs to, if it is a live session.
     pub async fn user_for_token(&self, token: &str) -> Result<Option<User>, AccountError> {
+        Ok(self.session_for_token(token).await?.map(|(user, _)| user))
+    }
+
+    /// The user of a live session, and when the session expires.
+    pub async fn session_for_token(
+        &self,
+        token: &str,
+    ) -> Result<Option<(User, DateTime<Utc>)>, AccountError> {
         if token.is_empty() || token.len() > 256 {
             return Ok(None);
         }

@@ -1,6 +1,7 @@
 //! Abuse limits, in memory, per node:
 //! - [`TokenBuckets`]: a token bucket per key (per-user bids, per-IP logins
-//!   and registrations). A rate of 0 turns a limit off (benchmarks).
+//!   and registrations, per-IP events replayed). A rate of 0 turns a limit
+//!   off (benchmarks). [`Budget`] is one bucket, for one connection.
 //! - [`ConnectionLimiter`]: concurrent long-lived connections (WebSocket,
 //!   SSE) per IP address, released when the returned guard drops.
 
@@ -13,10 +14,78 @@ use std::time::Instant;
 use crate::domain::UserId;
 use crate::sync::lock;
 
-#[derive(Debug)]
+/// Tokens and when they were last refilled.
+#[derive(Debug, Clone, Copy)]
 struct Bucket {
     tokens: f64,
     refilled: Instant,
+}
+
+impl Bucket {
+    fn full(burst: f64, now: Instant) -> Self {
+        Self {
+            tokens: burst,
+            refilled: now,
+        }
+    }
+
+    /// Takes `amount` tokens when there are that many, or when the bucket
+    /// is full (one large request may then run it into debt, which later
+    /// requests wait out): the rate bounds the work even for large requests.
+    fn take(&mut self, amount: f64, rate_per_sec: f64, burst: f64, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.refilled).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * rate_per_sec).min(burst);
+        self.refilled = now;
+        if self.tokens >= amount || self.tokens >= burst {
+            self.tokens -= amount;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Seconds until `amount` tokens (or a full bucket) are back.
+    fn wait_secs(&self, amount: f64, rate_per_sec: f64, burst: f64) -> u64 {
+        let needed = amount.min(burst) - self.tokens;
+        if needed <= 0.0 || rate_per_sec <= 0.0 {
+            0
+        } else {
+            (needed / rate_per_sec).ceil() as u64
+        }
+    }
+}
+
+/// One token bucket, for one holder (a connection's own budget).
+#[derive(Debug)]
+pub struct Budget {
+    rate_per_sec: f64,
+    burst: f64,
+    bucket: Bucket,
+}
+
+impl Budget {
+    pub fn new(rate_per_sec: u32, burst: u32) -> Self {
+        let burst = f64::from(burst.max(1));
+        Self {
+            rate_per_sec: f64::from(rate_per_sec),
+            burst,
+            bucket: Bucket::full(burst, Instant::now()),
+        }
+    }
+
+    /// Takes `amount` (see [`TokenBuckets::take`]); a rate of 0 never limits.
+    pub fn take(&mut self, amount: u64) -> bool {
+        self.rate_per_sec <= 0.0
+            || self
+                .bucket
+                .take(amount as f64, self.rate_per_sec, self.burst, Instant::now())
+    }
+
+    /// Seconds until `amount` could be taken.
+    pub fn wait_secs(&self, amount: u64) -> u64 {
+        self.bucket
+            .wait_secs(amount as f64, self.rate_per_sec, self.burst)
+    }
 }
 
 /// A token bucket per key.
@@ -32,6 +101,10 @@ pub type BidRateLimiter = TokenBuckets<UserId>;
 
 /// Per-IP limit on logins and registrations.
 pub type AuthRateLimiter = TokenBuckets<IpAddr>;
+
+/// Per-IP budget of events replayed from the store (WebSocket `after_seq`,
+/// SSE `Last-Event-ID`).
+pub type ReplayLimiter = TokenBuckets<IpAddr>;
 
 impl<K: Eq + Hash + Copy> TokenBuckets<K> {
     pub fn new(rate_per_sec: u32, burst: u32) -> Self {
@@ -57,27 +130,37 @@ impl<K: Eq + Hash + Copy> TokenBuckets<K> {
     }
 
     fn allow_at(&self, key: K, now: Instant) -> bool {
+        self.take_at(key, 1, now).is_ok()
+    }
+
+    /// Takes `amount` tokens for `key` (work such as events replayed); when
+    /// refused, the seconds to wait. A full bucket lets one large request
+    /// through into debt (see [`Bucket::take`]).
+    pub fn take(&self, key: K, amount: u64) -> Result<(), u64> {
+        self.take_at(key, amount, Instant::now())
+    }
+
+    fn take_at(&self, key: K, amount: u64, now: Instant) -> Result<(), u64> {
         if self.rate_per_sec <= 0.0 {
-            return true;
+            return Ok(());
         }
         let mut buckets = lock(&self.buckets);
         if buckets.len() > 100_000 {
             // Forget buckets that have refilled completely.
             let full_after = self.burst / self.rate_per_sec;
-            buckets.retain(|_, b| now.duration_since(b.refilled).as_secs_f64() < full_after);
+            buckets.retain(|_, b| {
+                now.saturating_duration_since(b.refilled).as_secs_f64() < full_after
+            });
         }
-        let bucket = buckets.entry(key).or_insert(Bucket {
-            tokens: self.burst,
-            refilled: now,
-        });
-        let elapsed = now.duration_since(bucket.refilled).as_secs_f64();
-        bucket.tokens = (bucket.tokens + elapsed * self.rate_per_sec).min(self.burst);
-        bucket.refilled = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            true
+        let bucket = buckets
+            .entry(key)
+            .or_insert_with(|| Bucket::full(self.burst, now));
+        if bucket.take(amount as f64, self.rate_per_sec, self.burst, now) {
+            Ok(())
         } else {
-            false
+            Err(bucket
+                .wait_secs(amount as f64, self.rate_per_sec, self.burst)
+                .max(1))
         }
     }
 }
@@ -168,6 +251,30 @@ mod tests {
         assert!(limiter.allow_at(ip, start));
         assert!(!limiter.allow_at(ip, start + Duration::from_millis(500)));
         assert!(limiter.allow_at(ip, start + Duration::from_millis(1500)));
+    }
+
+    #[test]
+    fn large_takes_pass_on_a_full_bucket_then_wait_out_their_debt() {
+        let limiter = TokenBuckets::<u8>::new(100, 1000);
+        let start = Instant::now();
+        assert_eq!(
+            limiter.take_at(1, 5000, start),
+            Ok(()),
+            "full: may go into debt"
+        );
+        // 4,000 in debt: 40 s at 100/s before a full bucket again.
+        assert_eq!(limiter.take_at(1, 10, start), Err(41));
+        assert!(limiter
+            .take_at(1, 10, start + Duration::from_secs(39))
+            .is_err());
+        assert_eq!(
+            limiter.take_at(1, 10, start + Duration::from_secs(41)),
+            Ok(())
+        );
+        let mut budget = Budget::new(10, 20);
+        assert!(budget.take(15));
+        assert!(!budget.take(15));
+        assert!(budget.wait_secs(15) >= 1);
     }
 
     #[test]

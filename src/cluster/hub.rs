@@ -34,11 +34,13 @@ struct Slot {
     shared: Arc<Shared>,
 }
 
-/// Subscribers by auction.
+/// Subscribers by auction, and the node's channel of identity changes.
 #[derive(Default)]
 pub struct Hub {
     auctions: Mutex<HashMap<AuctionId, HashMap<u64, Slot>>>,
     next_id: AtomicU64,
+    /// Logouts and bans, for open connections (see `cluster::identity`).
+    pub identity: super::identity::IdentityChanges,
 }
 
 impl std::fmt::Debug for Hub {

@@ -8,6 +8,7 @@
 //! ownership leases and forwards commands to the owning node.
 
 pub mod hub;
+pub mod identity;
 pub mod redis;
 
 pub use hub::{Hub, Mailbox, SubscriptionGuard};

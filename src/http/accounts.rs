@@ -77,7 +77,7 @@ pub async fn logout(state: web::Data<AppState>, req: HttpRequest) -> ApiResult<H
     let Some((token, _)) = request_token(&req) else {
         return Err(ApiError::unauthenticated());
     };
-    state.accounts.logout(&token).await?;
+    state.end_session(&token).await?;
     Ok(HttpResponse::NoContent()
         .cookie(expired_session_cookie(state.secure_cookies))
         .finish())

@@ -14,6 +14,7 @@ use super::identity::AdminUser;
 use super::{ApiError, ApiResult, AppState};
 use crate::auction::view::{rfc3339, Snapshot};
 use crate::auction::AdminAction;
+use crate::cluster::identity::IdentityChange;
 use crate::domain::alias::bidder_alias;
 use crate::domain::money::is_valid_currency;
 use crate::domain::{Auction, AuctionRules, IncrementTable, Money, MAX_AMOUNT};
@@ -312,6 +313,11 @@ pub async fn set_banned(
         .await?
         .ok_or_else(|| ApiError::not_found("user"))?;
     state.registry.ban_changed(id);
+    state.announce_identity_change(if banned {
+        IdentityChange::Banned { user: id }
+    } else {
+        IdentityChange::Unbanned { user: id }
+    });
     let action = if banned { "user.ban" } else { "user.unban" };
     tracing::info!(user.id = %id, admin.id = %admin.id, action, "user ban changed");
     audit(

@@ -18,6 +18,8 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     extra: Option<Map<String, Value>>,
+    /// Seconds for a `Retry-After` header.
+    retry_after: Option<u64>,
 }
 
 impl std::fmt::Display for ApiError {
@@ -39,7 +41,14 @@ impl ApiError {
             code,
             message: message.into(),
             extra: None,
+            retry_after: None,
         }
+    }
+
+    /// Sends `Retry-After: secs` with the error.
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
     }
 
     /// Adds a field beside `code` and `message`.
@@ -57,6 +66,10 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         self.status
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
     }
 
     pub fn code(&self) -> &'static str {
@@ -157,9 +170,15 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status)
-            .content_type("application/json")
-            .body(error_body(self.code, &self.message, self.extra.clone()))
+        let mut response = HttpResponse::build(self.status);
+        if let Some(secs) = self.retry_after {
+            response.insert_header((actix_web::http::header::RETRY_AFTER, secs.to_string()));
+        }
+        response.content_type("application/json").body(error_body(
+            self.code,
+            &self.message,
+            self.extra.clone(),
+        ))
     }
 }
 

@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod admin;
 pub mod auctions;
 pub mod bids;
+pub mod client_limits;
 pub mod error;
 pub mod extract;
 pub mod feed;

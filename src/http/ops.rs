@@ -1,10 +1,12 @@
 //! Operations: `/healthz` (process up), `/readyz` (storage reachable and
 //! accepting work), `/metrics` (Prometheus text format).
 
-use actix_web::{web, HttpResponse};
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
-use super::AppState;
+use super::{ApiError, AppState};
 
 /// `GET /healthz`
 pub async fn healthz() -> HttpResponse {
@@ -43,8 +45,46 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-/// `GET /metrics`
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+/// `GET /metrics`: behind `GAVEL_METRICS_TOKEN` when one is set; on the
+/// main listener only when `GAVEL_METRICS_BIND` gives it no listener of its
+/// own.
+pub async fn metrics(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    place: web::Data<MetricsPlace>,
+) -> Result<HttpResponse, ApiError> {
+    if *place.get_ref() == MetricsPlace::Elsewhere {
+        return Err(ApiError::not_found("route"));
+    }
+    if let Some(expected) = &state.metrics_token {
+        let given = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .unwrap_or("");
+        let same = Sha256::digest(given.as_bytes()) == Sha256::digest(expected.as_bytes());
+        if !same {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "/metrics needs Authorization: Bearer <GAVEL_METRICS_TOKEN>",
+            ));
+        }
+    }
+    Ok(render_metrics(&state))
+}
+
+/// Where the listener serving a request stands towards `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsPlace {
+    /// This listener serves `/metrics`.
+    Here,
+    /// `/metrics` has a listener of its own; this one answers 404.
+    Elsewhere,
+}
+
+fn render_metrics(state: &AppState) -> HttpResponse {
     metrics::gauge!("gavel_sse_ws_subscriptions").set(state.hub.subscriber_count() as f64);
     metrics::gauge!("gavel_running_actors").set(state.registry.running() as f64);
     let body = state

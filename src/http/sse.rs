@@ -246,6 +246,9 @@ pub async fn events(
     }
     let slot = state.open_stream(&req)?;
     let record = load(&state, &id).await?;
+    if let Some(seq) = last_event_id {
+        state.take_replay_budget(req.peer_addr(), record.auction.state.seq - seq)?;
+    }
     let mailbox = Mailbox::new(DEFAULT_QUEUE_CAPACITY);
     // Subscribe before reading the store, so nothing falls in between.
     let guard = mailbox.subscribe(&state.hub, record.id);

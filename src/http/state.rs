@@ -20,12 +20,18 @@ pub struct AppState {
     pub bid_limiter: BidRateLimiter,
     /// Logins and registrations per IP.
     pub auth_limiter: AuthRateLimiter,
+    /// Events replayed from the store per IP (resumes after a drop).
+    pub replay_limiter: crate::auth::rate_limit::ReplayLimiter,
     /// Open WebSocket and SSE connections per IP.
     pub stream_limiter: ConnectionLimiter,
+    /// How long a request body may take to arrive (zero: no limit).
+    pub body_deadline: std::time::Duration,
     /// Allowed `Origin` values (scheme://host[:port]).
     pub origins: Vec<String>,
     pub secure_cookies: bool,
     pub metrics: Option<PrometheusHandle>,
+    /// When set, `/metrics` asks for it as a bearer token.
+    pub metrics_token: Option<String>,
     /// Redis coordination, when this node is part of a cluster.
     pub cluster: Option<Arc<RedisCluster>>,
     /// This node's name.
@@ -81,6 +87,46 @@ impl AppState {
                 "too many logins or registrations from your address; wait a minute",
             ))
         }
+    }
+
+    /// Tells every open connection, on every node, about a logout or ban.
+    pub fn announce_identity_change(&self, change: crate::cluster::identity::IdentityChange) {
+        match &self.cluster {
+            Some(cluster) => cluster.announce_identity_change(change),
+            None => self.hub.identity.deliver(change),
+        }
+    }
+
+    /// Ends a session (logout) and every connection opened with it.
+    pub async fn end_session(&self, token: &str) -> Result<(), crate::auth::AccountError> {
+        self.accounts.logout(token).await?;
+        self.announce_identity_change(crate::cluster::identity::IdentityChange::SessionEnded {
+            token_hash: crate::auth::token::hash_token(token),
+        });
+        Ok(())
+    }
+
+    /// Takes `events` from the peer's replay budget, or answers 429
+    /// `rate_limited` saying how long to wait.
+    pub fn take_replay_budget(
+        &self,
+        peer: Option<std::net::SocketAddr>,
+        events: i64,
+    ) -> Result<(), crate::http::ApiError> {
+        let Some(peer) = peer else {
+            return Ok(());
+        };
+        let events = u64::try_from(events).unwrap_or(0);
+        self.replay_limiter
+            .take(peer.ip(), events)
+            .map_err(|wait_secs| {
+                crate::http::ApiError::new(
+                    actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    format!("too many events replayed for your address; retry in {wait_secs} s"),
+                )
+                .with_retry_after(wait_secs)
+            })
     }
 
     pub fn is_accepting(&self) -> bool {

@@ -76,8 +76,12 @@ pub trait Store: Send + Sync + 'static {
     async fn set_user_banned(&self, id: UserId, banned: bool) -> StoreResult<Option<User>>;
     async fn list_users(&self, limit: i64) -> StoreResult<Vec<User>>;
     async fn create_session(&self, session: &NewSession) -> StoreResult<()>;
-    async fn session_user(&self, token_hash: &str, now: DateTime<Utc>)
-        -> StoreResult<Option<User>>;
+    /// The user of a live session, and when that session expires.
+    async fn session_user(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<(User, DateTime<Utc>)>>;
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
 
     // --- auctions ---

@@ -534,9 +534,9 @@ impl Store for SqlStore {
         &self,
         token_hash: &str,
         now: DateTime<Utc>,
-    ) -> StoreResult<Option<User>> {
+    ) -> StoreResult<Option<(User, DateTime<Utc>)>> {
         let row = sqlx::query(
-            "SELECT u.id, u.username, u.role, u.banned, u.created_at \
+            "SELECT u.id, u.username, u.role, u.banned, u.created_at, s.expires_at \
              FROM sessions s JOIN users u ON u.id = s.user_id \
              WHERE s.token_hash = $1 AND s.expires_at > $2",
         )
@@ -545,7 +545,9 @@ impl Store for SqlStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(db_error)?;
-        row.as_ref().map(user_from_row).transpose()
+        row.as_ref()
+            .map(|row| Ok((user_from_row(row)?, from_ms(get(row, "expires_at")?)?)))
+            .transpose()
     }
 
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {

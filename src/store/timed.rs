@@ -108,7 +108,7 @@ timed_store! {
         user_by_id(id: UserId) -> Option<User>;
         user_by_username(username: &str) -> Option<UserWithPassword>;
         list_users(limit: i64) -> Vec<User>;
-        session_user(token_hash: &str, now: DateTime<Utc>) -> Option<User>;
+        session_user(token_hash: &str, now: DateTime<Utc>) -> Option<(User, DateTime<Utc>)>;
         auction(id: AuctionId) -> Option<AuctionRecord>;
         list_auctions(filter: Option<StatusFilter>, now: DateTime<Utc>, limit: i64) -> Vec<AuctionRecord>;
         live_auctions_ending_before(before: DateTime<Utc>) -> Vec<AuctionId>;

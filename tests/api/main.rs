@@ -13,6 +13,7 @@ mod concurrency;
 mod errors;
 mod feed_gap;
 mod flow;
+mod hardening;
 mod idempotency;
 mod live;
 mod load_tool;

@@ -13,4 +13,5 @@ mod workload;
 mod failover;
 mod fanout;
 mod fencing;
+mod identity;
 mod redis_outage;

@@ -25,5 +25,6 @@ mod support;
 
 mod db_outage;
 mod disk;
+mod fd_exhaustion;
 mod kill;
 mod ws_frames;

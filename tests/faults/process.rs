@@ -27,7 +27,21 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl GavelProcess {
     /// Starts `gavel serve` on `database_url` and waits until it listens.
     pub async fn start(database_url: &str) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_gavel"));
+        Self::start_with_open_files(database_url, None).await
+    }
+
+    /// As [`GavelProcess::start`], with both open-file limits set to
+    /// `open_files` (through `prlimit`) when given.
+    pub async fn start_with_open_files(database_url: &str, open_files: Option<u64>) -> Self {
+        let binary = env!("CARGO_BIN_EXE_gavel");
+        let mut command = match open_files {
+            None => Command::new(binary),
+            Some(limit) => {
+                let mut command = Command::new("prlimit");
+                command.arg(format!("--nofile={limit}:{limit}")).arg(binary);
+                command
+            }
+        };
         command
             .arg("serve")
             .env_remove("REDIS_URL")

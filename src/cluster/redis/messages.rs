@@ -71,3 +71,11 @@ pub enum NodeMessage {
         nonce: String,
     },
 }
+
+/// An identity change (logout, ban) made on `node`, for every other node's
+/// open connections.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityMessage {
+    pub node: String,
+    pub change: crate::cluster::identity::IdentityChange,
+}

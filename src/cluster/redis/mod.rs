@@ -7,6 +7,8 @@
 //! - **Events**: the owner publishes each commit on `{prefix}ev:{auction}`;
 //!   every node relays other owners' events into its local hub (subscribers'
 //!   cursors fill any gap from the store).
+//! - **Identity changes**: logouts and bans are published on
+//!   `{prefix}identity`; every node relays them to its open connections.
 //! - **Trouble**: commands use a connection manager with short timeouts;
 //!   the pub/sub connection is watched with self-addressed canaries and
 //!   re-established with jittered backoff, after which local subscribers are
@@ -28,7 +30,10 @@ use redis::AsyncCommands;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use self::lease::{lease_holder, lease_value, release_script, renew_script, LeaseOutcome};
-use self::messages::{EventsMessage, ForwardedCommand, ForwardedReply, NodeMessage, WireEvent};
+use self::messages::{
+    EventsMessage, ForwardedCommand, ForwardedReply, IdentityMessage, NodeMessage, WireEvent,
+};
+use super::identity::IdentityChange;
 use super::{encode_batch, Hub, Publisher};
 use crate::domain::AuctionId;
 use crate::store::{Store, StoredEvent};
@@ -157,6 +162,24 @@ impl RedisCluster {
 
     fn node_channel(&self, node: &str) -> String {
         format!("{}node:{node}", self.config.prefix)
+    }
+
+    fn identity_channel(&self) -> String {
+        format!("{}identity", self.config.prefix)
+    }
+
+    /// Tells this node's connections at once and every other node through
+    /// Redis (best effort: while Redis is down, other nodes' actors still
+    /// see a ban within a second through their ban caches).
+    pub fn announce_identity_change(&self, change: IdentityChange) {
+        self.hub.identity.deliver(change.clone());
+        let message = IdentityMessage {
+            node: self.config.node_id.clone(),
+            change,
+        };
+        if let Ok(payload) = serde_json::to_string(&message) {
+            let _ = self.outbox.send((self.identity_channel(), payload));
+        }
     }
 
     fn events_channel(&self, auction: AuctionId) -> String {

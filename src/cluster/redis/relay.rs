@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 use rand::Rng;
 use tokio::sync::watch;
 
-use super::messages::{EventsMessage, ForwardedReply, NodeMessage};
+use super::messages::{EventsMessage, ForwardedReply, IdentityMessage, NodeMessage};
 use super::RedisCluster;
 use crate::auction::view::{EncodedEvent, EventBatch};
 use crate::store::StoredEvent;
@@ -70,6 +70,10 @@ async fn listen(cluster: &Arc<RedisCluster>, shutdown: &mut watch::Receiver<bool
     if let Err(error) = pubsub.subscribe(&own_channel).await {
         return Listen::Lost(error.to_string());
     }
+    let identity_channel = cluster.identity_channel();
+    if let Err(error) = pubsub.subscribe(&identity_channel).await {
+        return Listen::Lost(error.to_string());
+    }
     cluster.subscribed.store(true, Ordering::SeqCst);
     cluster
         .last_heard_ms
@@ -90,6 +94,8 @@ async fn listen(cluster: &Arc<RedisCluster>, shutdown: &mut watch::Receiver<bool
                 let payload = message.get_payload_bytes().to_vec();
                 if channel == own_channel {
                     on_node_message(cluster, &payload);
+                } else if channel == identity_channel {
+                    on_identity_change(cluster, &payload);
                 } else {
                     on_events(cluster, &payload).await;
                 }
@@ -140,6 +146,15 @@ async fn on_events(cluster: &RedisCluster, payload: &[u8]) {
         auction_id: message.auction,
         events,
     }));
+}
+
+fn on_identity_change(cluster: &RedisCluster, payload: &[u8]) {
+    match serde_json::from_slice::<IdentityMessage>(payload) {
+        // Delivered locally when announced.
+        Ok(message) if message.node == cluster.config.node_id => {}
+        Ok(message) => cluster.hub.identity.deliver(message.change),
+        Err(_) => tracing::warn!("unreadable identity message on Redis"),
+    }
 }
 
 fn wire_to_stored(event: &super::messages::WireEvent) -> StoredEvent {

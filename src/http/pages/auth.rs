@@ -197,8 +197,7 @@ pub async fn logout(ctx: PageCtx, form: web::Form<CsrfOnly>) -> Result<HttpRespo
     ctx.check_csrf(&form.csrf)?;
     if let Some((token, _)) = request_token(&ctx.req) {
         ctx.state
-            .accounts
-            .logout(&token)
+            .end_session(&token)
             .await
             .map_err(|error| PageError::from(crate::http::ApiError::from(error)))?;
     }

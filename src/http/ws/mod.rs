@@ -8,6 +8,7 @@
 //! resumes with `after_seq`.
 
 pub mod frames;
+pub mod inbound_limit;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,19 +19,23 @@ use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError, Session
 use bytestring::ByteString;
 use chrono::Utc;
 use serde_json::Value;
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 
 use self::frames::{
     bid_error_frame, bid_result_frame, error_frame, parse_client_frame, ClientFrame,
 };
+use self::inbound_limit::{FrameHeaderGuard, LimitedPayload};
 use super::bids::place;
 use super::extract::BODY_LIMIT;
 use super::feed::FeedCursor;
-use super::identity::resolve_user;
+use super::identity::request_token;
 use super::{ApiError, AppState};
 use crate::auction::view::{snapshot_ws, EventBatch, Snapshot};
 use crate::auction::BidCommandKind;
+use crate::auth::rate_limit::Budget;
+use crate::auth::token::hash_token;
 use crate::cluster::hub::DEFAULT_QUEUE_CAPACITY;
+use crate::cluster::identity::IdentityChange;
 use crate::cluster::{Mailbox, SubscriptionGuard};
 use crate::domain::AuctionId;
 use crate::store::User;
@@ -43,6 +48,15 @@ pub const SILENCE_LIMIT: Duration = Duration::from_secs(45);
 pub const CLOSE_TOO_SLOW: u16 = 4008;
 /// Bids one connection may have waiting for answers.
 const MAX_BIDS_IN_FLIGHT: usize = 64;
+/// Auctions one connection may follow at once.
+pub const MAX_SUBSCRIPTIONS: usize = 100;
+/// `subscribe` frames per second one connection may send (each reads the
+/// store), with a burst of [`SUBSCRIBE_BURST`].
+const SUBSCRIBES_PER_SEC: u32 = 10;
+const SUBSCRIBE_BURST: u32 = 50;
+/// Events one connection may have replayed per second, with a burst of ten
+/// seconds' worth; the node's per-IP budget applies on top.
+const REPLAYED_EVENTS_PER_SEC: u32 = 2_000;
 /// Longest wait for the client to take a frame before giving up on it.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -64,8 +78,27 @@ pub async fn connect(
         return Err(ApiError::unavailable());
     }
     let slot = state.open_stream(&req)?;
-    // A dead or missing token makes an anonymous socket, which may watch.
-    let user = resolve_user(&req).await.ok().flatten();
+    // Listen before looking the session up: a logout in between is heard.
+    let identity_changes = state.hub.identity.subscribe();
+    // A dead or missing token makes an anonymous socket, which may watch; a
+    // token that cannot be checked (storage down) is not taken as anonymous.
+    let identity = match request_token(&req) {
+        None => None,
+        Some((token, _)) => state
+            .accounts
+            .session_for_token(&token)
+            .await
+            .map_err(|error| {
+                tracing::warn!(error = %error, "WebSocket session check failed");
+                ApiError::unavailable()
+            })?
+            .map(|(user, expires_at)| Identity {
+                user,
+                token_hash: hash_token(&token),
+                expires_at,
+            }),
+    };
+    let body = limit_frames(&req, body).await?;
     let (response, session, stream) = actix_ws::handle(&req, body)
         .map_err(|error| ApiError::bad_request(format!("not a WebSocket upgrade: {error}")))?;
     let stream = stream
@@ -74,10 +107,14 @@ pub async fn connect(
         .max_continuation_size(BODY_LIMIT);
     let connection = Connection {
         state: state.into_inner(),
-        user,
+        identity,
+        identity_changes,
         session,
         mailbox: Mailbox::new(DEFAULT_QUEUE_CAPACITY),
         subscriptions: HashMap::new(),
+        subscribe_budget: Budget::new(SUBSCRIBES_PER_SEC, SUBSCRIBE_BURST),
+        replay_budget: Budget::new(REPLAYED_EVENTS_PER_SEC, REPLAYED_EVENTS_PER_SEC * 10),
+        peer: req.peer_addr(),
         bids_in_flight: 0,
         _slot: slot,
     };
@@ -85,17 +122,46 @@ pub async fn connect(
     Ok(response)
 }
 
+/// The client's bytes, stopped on the first frame header over the limits
+/// (see [`inbound_limit`]), so nothing past a frame's limit is buffered.
+async fn limit_frames(req: &HttpRequest, body: web::Payload) -> Result<web::Payload, ApiError> {
+    use actix_web::FromRequest as _;
+    let guard = FrameHeaderGuard::new(BODY_LIMIT, BODY_LIMIT);
+    let limited = LimitedPayload::new(body.into_inner(), guard);
+    let limited: std::pin::Pin<Box<dyn futures_util::Stream<Item = _>>> = Box::pin(limited);
+    let mut payload = actix_web::dev::Payload::from(limited);
+    web::Payload::from_request(req, &mut payload)
+        .await
+        .map_err(|error| ApiError::bad_request(format!("WebSocket body: {error}")))
+}
+
 struct Subscription {
     _guard: SubscriptionGuard,
     cursor: FeedCursor,
 }
 
+/// Who a socket speaks for, until a logout, a ban or expiry ends it; the
+/// socket then stays open as an anonymous one (it may watch, and its bids
+/// are answered `unauthenticated`).
+struct Identity {
+    user: User,
+    token_hash: String,
+    expires_at: chrono::DateTime<Utc>,
+}
+
 struct Connection {
     state: Arc<AppState>,
-    user: Option<User>,
+    identity: Option<Identity>,
+    /// Logouts and bans, this node's and (through Redis) other nodes'.
+    identity_changes: broadcast::Receiver<IdentityChange>,
     session: Session,
     mailbox: Mailbox,
     subscriptions: HashMap<AuctionId, Subscription>,
+    /// Replays are bounded per connection (and per IP, in the state); one
+    /// runs at a time, since the loop waits for it.
+    subscribe_budget: Budget,
+    replay_budget: Budget,
+    peer: Option<std::net::SocketAddr>,
     bids_in_flight: usize,
     _slot: Option<crate::auth::rate_limit::ConnectionSlot>,
 }
@@ -123,9 +189,19 @@ impl Drop for ConnectionGauge {
     }
 }
 
+/// Whether a stream error is a size limit (ours or actix-ws's aggregation).
+fn is_overflow(error: &std::io::Error) -> bool {
+    let ours = error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<actix_web::error::PayloadError>())
+        .is_some_and(|inner| matches!(inner, actix_web::error::PayloadError::Overflow));
+    ours || error.to_string().contains("size")
+}
+
 impl Connection {
     async fn run(mut self, mut stream: actix_ws::AggregatedMessageStream) {
         let _gauge = ConnectionGauge::new();
+        let mut expiry = Box::pin(tokio::time::sleep(self.identity_lifetime()));
         let (answer_tx, mut answers) = mpsc::channel::<String>(MAX_BIDS_IN_FLIGHT);
         let mut shutdown = self.state.shutdown.clone();
         let mut heartbeat = tokio::time::interval(PING_EVERY);
@@ -157,6 +233,14 @@ impl Connection {
                         }
                     }
                 }
+                change = self.identity_changes.recv(), if self.identity.is_some() => {
+                    self.on_identity_change(change).await;
+                    Ok(())
+                }
+                () = &mut expiry, if self.identity.is_some() => {
+                    self.end_identity("session expired");
+                    Ok(())
+                }
                 _ = shutdown.changed() => Err(Ending::Close(CloseCode::Away, "server shutting down")),
             };
             if let Err(ending) = step {
@@ -169,6 +253,72 @@ impl Connection {
                 description: Some(description.to_owned()),
             };
             let _ = tokio::time::timeout(SEND_TIMEOUT, self.session.close(Some(reason))).await;
+        }
+    }
+
+    /// How long until the socket's session expires (long when anonymous).
+    fn identity_lifetime(&self) -> Duration {
+        const FOREVER: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+        self.identity.as_ref().map_or(FOREVER, |identity| {
+            (identity.expires_at - Utc::now())
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+        })
+    }
+
+    async fn on_identity_change(
+        &mut self,
+        change: Result<IdentityChange, broadcast::error::RecvError>,
+    ) {
+        let Some(identity) = &self.identity else {
+            return;
+        };
+        match change {
+            Ok(change) if change.ends(identity.user.id, &identity.token_hash) => {
+                self.end_identity("session ended");
+            }
+            Ok(_) | Err(broadcast::error::RecvError::Closed) => {}
+            Err(broadcast::error::RecvError::Lagged(_)) => {
+                // Changes were missed: ask the store whether ours is live.
+                let hash = identity.token_hash.clone();
+                match self.state.store.session_user(&hash, Utc::now()).await {
+                    Ok(Some((user, _))) if !user.banned => {}
+                    Ok(_) => self.end_identity("session ended"),
+                    Err(error) => {
+                        tracing::warn!(error = %error, "could not recheck a session; ending it");
+                        self.end_identity("session could not be checked");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Applies identity changes already announced but not yet taken from
+    /// the channel, and the session's expiry, so a bid sent just after a
+    /// logout or ban never counts.
+    async fn catch_up_on_identity(&mut self) {
+        while self.identity.is_some() {
+            match self.identity_changes.try_recv() {
+                Ok(change) => self.on_identity_change(Ok(change)).await,
+                Err(broadcast::error::TryRecvError::Lagged(missed)) => {
+                    let lagged = broadcast::error::RecvError::Lagged(missed);
+                    self.on_identity_change(Err(lagged)).await;
+                }
+                Err(_) => break,
+            }
+        }
+        if self
+            .identity
+            .as_ref()
+            .is_some_and(|identity| identity.expires_at <= Utc::now())
+        {
+            self.end_identity("session expired");
+        }
+    }
+
+    fn end_identity(&mut self, why: &'static str) {
+        if let Some(identity) = self.identity.take() {
+            tracing::info!(user.id = %identity.user.id, why, "WebSocket identity ended");
         }
     }
 
@@ -207,9 +357,10 @@ impl Connection {
                 CloseCode::Size,
                 "frames are limited to 64 KiB",
             )),
-            Some(Err(ProtocolError::Io(error))) if error.to_string().contains("size") => Err(
-                Ending::Close(CloseCode::Size, "messages are limited to 64 KiB"),
-            ),
+            Some(Err(ProtocolError::Io(error))) if is_overflow(&error) => Err(Ending::Close(
+                CloseCode::Size,
+                "frames and messages are limited to 64 KiB",
+            )),
             Some(Err(error)) => {
                 tracing::debug!(error = %error, "WebSocket protocol error");
                 Err(Ending::Close(CloseCode::Protocol, "protocol error"))
@@ -261,6 +412,19 @@ impl Connection {
                 .send(error_frame("bad_frame", "after_seq must not be negative"))
                 .await;
         }
+        if !self.subscriptions.contains_key(&id) && self.subscriptions.len() >= MAX_SUBSCRIPTIONS {
+            let message = format!(
+                "a connection may follow {MAX_SUBSCRIPTIONS} auctions; unsubscribe from one first"
+            );
+            return self.send(error_frame("rate_limited", &message)).await;
+        }
+        if !self.subscribe_budget.take(1) {
+            let message = format!(
+                "too many subscribes on this connection; retry in {} s",
+                self.subscribe_budget.wait_secs(1)
+            );
+            return self.send(error_frame("rate_limited", &message)).await;
+        }
         self.subscriptions.remove(&id);
         // Subscribe first, then read the store: nothing falls in between.
         let guard = self.mailbox.subscribe(&self.state.hub, id);
@@ -285,7 +449,11 @@ impl Connection {
                 FeedCursor::new(id, snapshot.seq)
             }
         };
-        if after_seq.is_some() {
+        if let Some(after) = after_seq {
+            let replayed = (record.auction.state.seq - after).max(0);
+            if let Err(refusal) = self.take_replay_budget(replayed) {
+                return self.send(refusal).await;
+            }
             loop {
                 let page = match cursor.replay_page(self.state.store.as_ref()).await {
                     Ok(page) => page,
@@ -315,6 +483,22 @@ impl Connection {
             },
         );
         Ok(())
+    }
+
+    /// Takes `events` from this connection's and its address's replay
+    /// budgets, or gives the `rate_limited` error frame to send.
+    fn take_replay_budget(&mut self, events: i64) -> Result<(), String> {
+        let events_u64 = u64::try_from(events).unwrap_or(0);
+        if !self.replay_budget.take(events_u64) {
+            let message = format!(
+                "too many events replayed on this connection; retry in {} s",
+                self.replay_budget.wait_secs(events_u64)
+            );
+            return Err(error_frame("rate_limited", &message));
+        }
+        self.state
+            .take_replay_budget(self.peer, events)
+            .map_err(|refusal| error_frame("rate_limited", refusal.message()))
     }
 
     async fn on_event(&mut self, batch: Arc<EventBatch>) -> Result<(), Ending> {
@@ -348,7 +532,8 @@ impl Connection {
         kind: BidCommandKind,
         answers: &mpsc::Sender<String>,
     ) -> Result<(), Ending> {
-        let Some(user) = self.user.clone() else {
+        self.catch_up_on_identity().await;
+        let Some(user) = self.identity.as_ref().map(|identity| identity.user.clone()) else {
             let error =
                 crate::auction::view::error_object("unauthenticated", "log in to bid", None);
             return self
