@@ -376,7 +376,7 @@ macro_rules! on_both_backends {
 }
 
 // ---------------------------------------------------------------------------
-// Helpers for the bidding-core tests (issue 2).
+// Helpers for the bidding-core tests.
 // ---------------------------------------------------------------------------
 
 /// The password every helper-made bidder gets.
