@@ -1,5 +1,5 @@
 //! Command line and environment: `gavel serve` (the default), `gavel admin
-//! create`, and `gavel load`. Every option of API.md's configuration table
+//! create`, and `gavel load`. Every option of docs/operations.md's configuration table
 //! is a flag with an environment fallback.
 
 use std::net::SocketAddr;

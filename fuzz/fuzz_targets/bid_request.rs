@@ -1,7 +1,7 @@
 //! The bid request parser (the body of `POST /api/v1/auctions/{id}/bids`,
 //! parsed as actix-web's `Json` extractor does) and its validation on
 //! arbitrary bytes: never a panic, and what validation lets through is
-//! exactly what API.md allows.
+//! exactly what docs/api.md allows.
 #![no_main]
 
 use gavel::domain::engine::check_bid_amounts;

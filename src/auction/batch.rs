@@ -187,7 +187,7 @@ fn accepted_answer(
     }
 }
 
-/// The HTTP status of a rejection (API.md).
+/// The HTTP status of a rejection (docs/api.md, Errors).
 pub fn rejection_status(rejection: &BidRejection) -> u16 {
     match rejection {
         BidRejection::BelowMinimum { .. } | BidRejection::InvalidAmount(_) => 422,

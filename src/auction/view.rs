@@ -1,4 +1,4 @@
-//! What the outside sees of an auction (API.md): the Snapshot, EventData,
+//! What the outside sees of an auction (docs/api.md): the Snapshot, EventData,
 //! BidResult and error bodies, and the SSE / WebSocket frames built from
 //! them. Private fields (ceilings, reserve, user ids) never leave here
 //! except through the admin views.
@@ -18,7 +18,7 @@ pub fn rfc3339(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// API.md's Snapshot.
+/// docs/api.md's Snapshot.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Snapshot {
     pub id: String,

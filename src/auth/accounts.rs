@@ -33,7 +33,7 @@ pub enum AccountError {
     Hashing(#[source] anyhow::Error),
 }
 
-/// Checks API.md's username rule: 3–32 of `[A-Za-z0-9_.-]`.
+/// Checks the username rule of docs/api.md: 3–32 of `[A-Za-z0-9_.-]`.
 pub fn validate_username(username: &str) -> Result<(), AccountError> {
     let ok = (3..=32).contains(&username.len())
         && username

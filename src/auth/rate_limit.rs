@@ -96,7 +96,7 @@ pub struct TokenBuckets<K> {
     buckets: Mutex<HashMap<K, Bucket>>,
 }
 
-/// Per-user bid limit (API.md: `GAVEL_BID_RATE_PER_SEC`, `GAVEL_BID_BURST`).
+/// Per-user bid limit (docs/operations.md: `GAVEL_BID_RATE_PER_SEC`, `GAVEL_BID_BURST`).
 pub type BidRateLimiter = TokenBuckets<UserId>;
 
 /// Per-IP limit on logins and registrations.

@@ -1,4 +1,4 @@
-//! The bidding engine: DESIGN.md's rules as pure functions over an [`Auction`].
+//! The bidding engine: the rules of docs/bidding.md as pure functions over an [`Auction`].
 //!
 //! Every decision produces a list of [`Change`]s and applies them through
 //! [`Auction::apply`], the only function that mutates the state. Public
@@ -34,7 +34,7 @@ pub enum AuctionStatus {
     Cancelled,
 }
 
-/// The status clients see (API.md).
+/// The status clients see (docs/api.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PublicStatus {
@@ -203,7 +203,7 @@ pub enum BidRejection {
 }
 
 impl BidRejection {
-    /// The API error code (API.md).
+    /// The API error code (docs/api.md, Errors).
     pub fn code(&self) -> &'static str {
         match self {
             Self::BelowMinimum { .. } => "below_minimum",
@@ -600,7 +600,7 @@ impl Auction {
     }
 }
 
-/// Checks a bid's amounts before anything else (API.md `invalid_amount`).
+/// Checks a bid's amounts before anything else (docs/api.md `invalid_amount`).
 pub fn check_bid_amounts(amount: Money, max_amount: Option<Money>) -> Result<(), BidRejection> {
     if amount <= 0 || amount > MAX_AMOUNT {
         return Err(BidRejection::InvalidAmount(format!(

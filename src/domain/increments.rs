@@ -23,7 +23,7 @@ pub struct IncrementTable {
 }
 
 impl IncrementTable {
-    /// The eBay-like default of DESIGN.md (minor units).
+    /// The eBay-like default of docs/bidding.md (minor units).
     pub fn standard() -> Self {
         let bounded = [
             (100, 5),

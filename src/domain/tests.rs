@@ -1,4 +1,4 @@
-//! Tests of the bidding engine against DESIGN.md's "Bidding rules".
+//! Tests of the bidding engine against docs/bidding.md.
 //!
 //! Three layers: table-driven unit tests, one per rule (1–10) plus invalid
 //! amounts; a worked proxy-bidding sequence checked event by event; and

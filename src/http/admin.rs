@@ -26,7 +26,7 @@ pub const MAX_TITLE_CHARS: usize = 200;
 pub const MAX_DESCRIPTION_CHARS: usize = 10_000;
 /// Longest soft-close window (a day).
 pub const MAX_EXTEND_WINDOW_SECS: i64 = 86_400;
-/// Default soft-close window (API.md).
+/// Default soft-close window (docs/api.md, Creating an auction).
 pub const DEFAULT_EXTEND_WINDOW_SECS: i64 = 120;
 
 /// The body of `POST /api/v1/admin/auctions`. Times are strings so that a

@@ -14,7 +14,7 @@ use crate::store::AuctionRecord;
 
 /// The most auctions one list answer carries.
 const LIST_LIMIT: i64 = 500;
-/// The most bids one history answer carries (API.md).
+/// The most bids one history answer carries (docs/api.md, Pagination).
 pub const HISTORY_LIMIT: i64 = 1000;
 
 #[derive(Debug, Deserialize)]

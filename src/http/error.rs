@@ -1,4 +1,4 @@
-//! The one error type of the HTTP edge. Every failure leaves as API.md's
+//! The one error type of the HTTP edge. Every failure leaves as docs/api.md's
 //! shape `{"error":{"code","message",...}}` with a fitting status; internal
 //! errors are logged with their cause chain and answered as an opaque 500.
 

@@ -1,6 +1,6 @@
 //! The HTTP edge: JSON API, WebSocket, SSE and operations endpoints.
 //! Handlers are thin: they validate input, call `auth`, `store` or the
-//! auction `Registry`, and render API.md's shapes. Routes are assembled in
+//! auction `Registry`, and render docs/api.md's shapes. Routes are assembled in
 //! `crate::startup`.
 
 pub mod accounts;

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{Auction, AuctionId, AuctionState, Money, PublicStatus, UserId};
 
-/// A user's role (API.md: `bidder` for every new account, `admin`).
+/// A user's role (docs/api.md: `bidder` for every new account, `admin`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {

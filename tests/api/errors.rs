@@ -1,4 +1,4 @@
-//! Every error code of API.md, reached over HTTP, in the one error shape;
+//! Every error code of docs/api.md, reached over HTTP, in the one error shape;
 //! and every rejected request leaves the auction exactly as it was.
 
 use reqwest::StatusCode;

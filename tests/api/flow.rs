@@ -1,6 +1,6 @@
 //! The whole flow over HTTP: accounts (bearer and cookie), an admin creating
 //! an auction with every field, proxy bidding, the public snapshot and bid
-//! history exactly as API.md says, and the admin view.
+//! history exactly as docs/api.md says, and the admin view.
 
 use chrono::Utc;
 use reqwest::StatusCode;
@@ -73,7 +73,7 @@ async fn bidders_proxy_bid_on_an_auction_with_every_field_and_see_exactly_the_pu
     let id = created["id"].as_str().expect("an id").to_string();
     assert!(uuid::Uuid::parse_str(&id).is_ok(), "ids are UUIDs: {id}");
 
-    // The public snapshot: exactly API.md's keys, no reserve.
+    // The public snapshot: exactly docs/api.md's keys, no reserve.
     let snapshot = app.snapshot(&id).await;
     assert_keys(&snapshot, &SNAPSHOT_KEYS);
     assert_eq!(snapshot["id"], id.as_str());
@@ -138,7 +138,7 @@ async fn bidders_proxy_bid_on_an_auction_with_every_field_and_see_exactly_the_pu
     assert_eq!(snapshot["winner"], Value::Null);
     let bob_alias = assert_alias(&snapshot["leader"]);
 
-    // The history, oldest first, in API.md's shape.
+    // The history, oldest first, in docs/api.md's shape.
     let (status, history) = app.get(&format!("/api/v1/auctions/{id}/bids")).await;
     assert_eq!(status, StatusCode::OK, "{history}");
     assert_keys(&history, &["bids"]);

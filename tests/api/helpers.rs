@@ -269,7 +269,7 @@ pub async fn decode(response: reqwest::Response) -> (StatusCode, Value) {
     (status, value)
 }
 
-/// Asserts API.md's error shape and code.
+/// Asserts docs/api.md's error shape and code.
 pub fn assert_error(status: StatusCode, body: &Value, want_status: u16, want_code: &str) {
     assert_eq!(status.as_u16(), want_status, "{body}");
     assert_eq!(body["error"]["code"], want_code, "{body}");
@@ -376,13 +376,13 @@ macro_rules! on_both_backends {
 }
 
 // ---------------------------------------------------------------------------
-// Helpers for the bidding-core tests (issue 2).
+// Helpers for the bidding-core tests.
 // ---------------------------------------------------------------------------
 
 /// The password every helper-made bidder gets.
 pub const BIDDER_PASSWORD: &str = "password-123";
 
-/// The keys of API.md's public Snapshot, exactly.
+/// The keys of docs/api.md's public Snapshot, exactly.
 pub const SNAPSHOT_KEYS: [&str; 18] = [
     "id",
     "title",
@@ -404,7 +404,7 @@ pub const SNAPSHOT_KEYS: [&str; 18] = [
     "winner",
 ];
 
-/// The keys of API.md's BidResult, exactly.
+/// The keys of docs/api.md's BidResult, exactly.
 pub const BID_RESULT_KEYS: [&str; 8] = [
     "request_id",
     "auction_id",
@@ -435,7 +435,7 @@ pub fn assert_keys(value: &Value, want: &[&str]) {
     assert_eq!(keys_of(value), want, "{value}");
 }
 
-/// Asserts that `value` is an alias of API.md's form `bidder-xxxxxx`.
+/// Asserts that `value` is an alias of docs/api.md's form `bidder-xxxxxx`.
 pub fn assert_alias(value: &Value) -> String {
     let alias = value
         .as_str()

@@ -1,4 +1,4 @@
-//! Clients of API.md: accounts and auctions over HTTP, bids over HTTP or a
+//! Clients of docs/api.md: accounts and auctions over HTTP, bids over HTTP or a
 //! WebSocket, and watchers (SSE or WebSocket) that record every `seq` they
 //! are sent.
 

@@ -1,4 +1,4 @@
-//! Multi-process cluster tests (issue 5): three real `gavel` processes on
+//! Multi-process cluster tests: three real `gavel` processes on
 //! random ports share one fresh PostgreSQL database and one Redis (a key
 //! prefix per test); the tests bid through every node, watch from every
 //! node, kill, pause and cut them off, and check every promise against the

@@ -4,12 +4,12 @@
 //! text that is not JSON at all (mangled JSON, deep nesting, huge number
 //! literals), binary frames and frames over 64 KiB.
 //!
-//! Every frame must get its answer (API.md: `error` for a bad frame,
+//! Every frame must get its answer (docs/asyncapi.yaml: `error` for a bad frame,
 //! `snapshot` or `error` for a subscribe, `bid_result` or `bid_error` for a
 //! bid) or a close code (1009 for an oversized frame), nothing may panic,
 //! and afterwards the server still serves others.
 //!
-//! Frames that API.md answers with nothing (`unsubscribe`, a resuming
+//! Frames that docs/asyncapi.yaml answers with nothing (`unsubscribe`, a resuming
 //! `subscribe` with `after_seq`) are told apart with the server's own
 //! parser. After each frame a marker frame (a bid for a non-existent
 //! auction, answered at once with a `bid_error` naming the marker) shows

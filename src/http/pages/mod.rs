@@ -4,7 +4,7 @@
 //! (askama, compiled in, auto-escaping), so reading works without
 //! JavaScript and a plain form POST can bid. The scripts in `static/`
 //! (served from the binary by [`assets`]) then keep prices, countdowns and
-//! bids live over the WebSocket of API.md.
+//! bids live over the WebSocket of docs/api.md.
 //!
 //! - [`context`]: the request context (user, CSRF token, flash) and responses.
 //! - [`csrf`]: the double-submit token and origin check on every form.

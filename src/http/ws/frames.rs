@@ -1,4 +1,4 @@
-//! WebSocket frames (API.md): parsing what clients send and rendering what
+//! WebSocket frames (docs/asyncapi.yaml): parsing what clients send and rendering what
 //! the server answers. Pure, so it can be fuzzed on its own.
 
 use serde::Deserialize;
