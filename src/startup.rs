@@ -163,6 +163,7 @@ impl Application {
                 .app_data(extract::path_config())
                 .app_data(extract::payload_config())
                 .wrap(middleware::from_fn(http::request_id::assign_request_id))
+                .wrap(middleware::from_fn(http::headers::default_headers))
                 .configure(routes)
                 .default_service(web::to(not_found))
         })

@@ -10,6 +10,7 @@ pub mod bids;
 pub mod error;
 pub mod extract;
 pub mod feed;
+pub mod headers;
 pub mod identity;
 pub mod ops;
 pub mod pages;
