@@ -98,6 +98,16 @@ pub fn validate_new_auction(
                 "must be above the starting price".into(),
             );
         }
+        // Buying now sells at once: below the reserve it would sell for
+        // less than the seller accepts.
+        if input.reserve_price.is_some_and(|reserve| buy_now < reserve)
+            && !fields.contains_key("buy_now_price")
+        {
+            fields.insert(
+                "buy_now_price".into(),
+                "must not be below the reserve price".into(),
+            );
+        }
     }
     let starts_at = match input.starts_at.as_deref().map(str::trim) {
         None | Some("") => Some(now),
