@@ -1,5 +1,6 @@
 //! The JSON admin API under `/api/v1/admin` (role admin). Every action that
-//! changes something is written to the audit log.
+//! changes something is written to the audit log (and so is every bid by an
+//! admin, from `super::bids`).
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
@@ -176,7 +177,8 @@ pub fn admin_snapshot(record: &AuctionRecord) -> Value {
     value
 }
 
-async fn audit(state: &AppState, admin: &User, action: &str, target: String, details: Value) {
+/// Writes one entry to the audit log (a failure is logged, not answered).
+pub async fn audit(state: &AppState, admin: &User, action: &str, target: String, details: Value) {
     let entry = AuditEntry {
         id: uuid::Uuid::now_v7(),
         at: Utc::now(),
