@@ -17,6 +17,7 @@ use crate::auction::view::{rfc3339, Snapshot};
 use crate::auction::AdminAction;
 use crate::domain::alias::bidder_alias;
 use crate::domain::money::is_valid_currency;
+use crate::domain::text::{check_text, Lines};
 use crate::domain::{Auction, AuctionRules, IncrementTable, Money, MAX_AMOUNT};
 use crate::store::{AuctionRecord, AuditEntry, User};
 
@@ -71,13 +72,20 @@ pub fn validate_new_auction(
     let mut fields = Map::new();
     let title = input.title.trim().to_owned();
     let title_chars = title.chars().count();
-    if title_chars == 0 || title_chars > MAX_TITLE_CHARS {
+    if let Err(control) = check_text(&title, Lines::Single) {
+        fields.insert("title".into(), control.to_string().into());
+    } else if title_chars == 0 || title_chars > MAX_TITLE_CHARS {
         fields.insert(
             "title".into(),
             format!("must be 1 to {MAX_TITLE_CHARS} characters").into(),
         );
     }
-    if input.description.chars().count() > MAX_DESCRIPTION_CHARS {
+    if let Err(control) = check_text(&input.description, Lines::Multi) {
+        fields.insert(
+            "description".into(),
+            format!("{control}, other than line breaks and tabs").into(),
+        );
+    } else if input.description.chars().count() > MAX_DESCRIPTION_CHARS {
         fields.insert(
             "description".into(),
             format!("must be at most {MAX_DESCRIPTION_CHARS} characters").into(),

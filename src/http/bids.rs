@@ -15,6 +15,7 @@ use crate::auction::commands::BidPayload;
 use crate::auction::view::error_body;
 use crate::auction::{BidCommandKind, BidReply};
 use crate::domain::engine::check_bid_amounts;
+use crate::domain::text::{check_text, Lines};
 use crate::domain::{AuctionId, Money};
 use crate::store::{StoredAnswer, User};
 
@@ -29,8 +30,11 @@ pub struct BidBody {
     pub max_amount: Option<Money>,
 }
 
-/// Checks a client-chosen request id: 1–128 printable ASCII characters.
+/// Checks a client-chosen request id: 1–128 printable ASCII characters
+/// (a control character is `validation_failed`, as in every text field).
 pub fn check_request_id(request_id: &str) -> Result<(), ApiError> {
+    check_text(request_id, Lines::Single)
+        .map_err(|control| ApiError::invalid_field("request_id", control.to_string()))?;
     let ok = !request_id.is_empty()
         && request_id.len() <= MAX_REQUEST_ID_LEN
         && request_id.bytes().all(|b| b.is_ascii_graphic());

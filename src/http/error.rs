@@ -100,6 +100,13 @@ impl ApiError {
         )
     }
 
+    /// 422 `validation_failed` for one field.
+    pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
+        let mut fields = Map::new();
+        fields.insert(field.to_owned(), Value::String(message.into()));
+        Self::validation(fields)
+    }
+
     /// 422 with field-by-field messages.
     pub fn validation(fields: Map<String, Value>) -> Self {
         let summary = fields
