@@ -76,7 +76,11 @@ impl Application {
             if accounts
                 .ensure_admin(user, password)
                 .await
-                .with_context(|| format!("creating the start-up admin {user}"))?
+                .with_context(|| {
+                    format!(
+                        "creating the start-up admin {user} (GAVEL_ADMIN_USER, GAVEL_ADMIN_PASSWORD)"
+                    )
+                })?
             {
                 tracing::info!(username = %user, "start-up admin created");
             }

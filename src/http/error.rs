@@ -185,12 +185,18 @@ impl From<AccountError> for ApiError {
     fn from(error: AccountError) -> Self {
         let message = error.to_string();
         match error {
+            AccountError::ControlCharacter { field, source } => {
+                Self::invalid_field(field, source.to_string())
+            }
             AccountError::InvalidUsername => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_username",
                 message,
             ),
-            AccountError::WeakPassword => {
+            AccountError::WeakPassword
+            | AccountError::PasswordIsUsername
+            | AccountError::BlankPassword
+            | AccountError::CommonPassword => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "weak_password", message)
             }
             AccountError::PasswordTooLong => Self::new(
