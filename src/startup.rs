@@ -14,7 +14,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::sync::watch;
 
 use crate::auction::{Registry, RegistryConfig};
-use crate::auth::rate_limit::{AuthRateLimiter, BidRateLimiter, ConnectionLimiter};
+use crate::auth::rate_limit::{AuthLimits, BidRateLimiter, ConnectionLimiter};
 use crate::auth::Accounts;
 use crate::cluster::redis::{RedisCluster, RedisConfig};
 use crate::cluster::{Hub, Publisher};
@@ -142,9 +142,10 @@ impl Application {
             registry,
             hub,
             bid_limiter: BidRateLimiter::new(config.bid_rate_per_sec, config.bid_burst),
-            auth_limiter: AuthRateLimiter::per_minute(
+            auth_limits: AuthLimits::per_minute(
+                config.login_rate_per_min,
+                config.auth_ip_rate_per_min,
                 config.auth_rate_per_min,
-                config.auth_rate_per_min.max(1),
             ),
             stream_limiter: ConnectionLimiter::new(config.max_streams_per_ip),
             secure_cookies: config

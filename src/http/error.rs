@@ -18,6 +18,8 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     extra: Option<Map<String, Value>>,
+    /// Seconds for a `Retry-After` header (429s).
+    retry_after: Option<u64>,
 }
 
 impl std::fmt::Display for ApiError {
@@ -39,7 +41,19 @@ impl ApiError {
             code,
             message: message.into(),
             extra: None,
+            retry_after: None,
         }
+    }
+
+    /// Adds a `Retry-After` header of `secs` seconds (at least 1).
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs.max(1));
+        self
+    }
+
+    /// The `Retry-After` seconds, when set.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        self.retry_after
     }
 
     /// Adds a field beside `code` and `message`.
@@ -122,13 +136,14 @@ impl ApiError {
         .with("fields", Value::Object(fields))
     }
 
-    /// 429.
+    /// 429 for the per-user bid limit (`Retry-After: 1`).
     pub fn rate_limited() -> Self {
         Self::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
             "too many bids per second; slow down",
         )
+        .retry_after(1)
     }
 
     /// 503: storage or coordination is down; retrying is safe.
@@ -164,9 +179,12 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status)
-            .content_type("application/json")
-            .body(error_body(self.code, &self.message, self.extra.clone()))
+        let mut response = HttpResponse::build(self.status);
+        response.content_type("application/json");
+        if let Some(secs) = self.retry_after {
+            response.insert_header((actix_web::http::header::RETRY_AFTER, secs.to_string()));
+        }
+        response.body(error_body(self.code, &self.message, self.extra.clone()))
     }
 }
 
