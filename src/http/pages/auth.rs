@@ -1,8 +1,9 @@
 //! `/register`, `/login`, `/logout`: accounts through forms. A successful
 //! registration or login sets the same session cookie as the JSON API
-//! (HttpOnly, SameSite=Lax, Secure under https) and redirects to `next` (a
-//! local path only, see [`safe_next`]). Over the login or registration
-//! limit, the form comes back with 429, `Retry-After` and the message.
+//! (HttpOnly, SameSite=Lax, Secure under https), replaces the anonymous
+//! CSRF cookie and redirects to `next` (a local path only, see
+//! [`safe_next`]). Over the login or registration limit, the form comes back
+//! with 429, `Retry-After` and the message.
 
 use actix_web::http::header::{HeaderValue, RETRY_AFTER};
 use actix_web::http::StatusCode;
@@ -83,7 +84,7 @@ pub async fn register_form(
 
 /// `POST /register`: creates a bidder and signs them in.
 pub async fn register(
-    ctx: PageCtx,
+    mut ctx: PageCtx,
     req: HttpRequest,
     form: web::Form<AccountForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -122,6 +123,7 @@ pub async fn register(
         .login(&username, &form.password)
         .await
         .map_err(|error| PageError::from(ApiError::from(error)))?;
+    ctx.renew_csrf();
     let mut response = ctx.redirect(
         &next,
         Some(Flash::success(format!(
@@ -241,7 +243,7 @@ pub async fn login_form(
 
 /// `POST /login`
 pub async fn login(
-    ctx: PageCtx,
+    mut ctx: PageCtx,
     req: HttpRequest,
     form: web::Form<AccountForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -268,6 +270,7 @@ pub async fn login(
     }
     match ctx.state.accounts.login(username, &form.password).await {
         Ok((token, user)) => {
+            ctx.renew_csrf();
             let mut response = ctx.redirect(
                 &next,
                 Some(Flash::info(format!("Signed in as {}.", user.username))),
@@ -287,8 +290,11 @@ pub async fn login(
     }
 }
 
-/// `POST /logout`: ends the session and clears the cookie.
-pub async fn logout(ctx: PageCtx, form: web::Form<CsrfOnly>) -> Result<HttpResponse, PageError> {
+/// `POST /logout`: ends the session, clears its cookie and renews the CSRF cookie.
+pub async fn logout(
+    mut ctx: PageCtx,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, PageError> {
     ctx.check_csrf(&form.csrf)?;
     if let Some((token, _)) = request_token(&ctx.req) {
         ctx.state
@@ -297,6 +303,7 @@ pub async fn logout(ctx: PageCtx, form: web::Form<CsrfOnly>) -> Result<HttpRespo
             .await
             .map_err(|error| PageError::from(ApiError::from(error)))?;
     }
+    ctx.renew_csrf();
     let mut response = ctx.redirect("/", Some(Flash::info("You are logged out.")));
     add_cookie(&mut response, expired_session_cookie(ctx.secure_cookies()));
     Ok(response)
