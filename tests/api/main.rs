@@ -17,4 +17,5 @@ mod idempotency;
 mod live;
 mod load_tool;
 mod ops;
+mod security_inputs;
 mod store_fence;
