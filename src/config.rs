@@ -79,9 +79,17 @@ pub struct ServeConfig {
     /// Bucket size of the bid rate limit.
     #[arg(long, env = "GAVEL_BID_BURST", default_value_t = 20)]
     pub bid_burst: u32,
-    /// Logins plus registrations per minute per IP address (0: no limit).
+    /// Registrations per minute per IP address; 0 turns off every login
+    /// and registration limit (the two below too).
     #[arg(long, env = "GAVEL_AUTH_RATE_PER_MIN", default_value_t = 30)]
     pub auth_rate_per_min: u32,
+    /// Logins per minute per (IP address, username) (0: no limit).
+    #[arg(long, env = "GAVEL_LOGIN_RATE_PER_MIN", default_value_t = 10)]
+    pub login_rate_per_min: u32,
+    /// Logins plus registrations per minute per IP address, whatever the
+    /// username: the ceiling above the two limits (0: no ceiling).
+    #[arg(long, env = "GAVEL_AUTH_IP_RATE_PER_MIN", default_value_t = 300)]
+    pub auth_ip_rate_per_min: u32,
     /// Open WebSocket plus SSE connections per IP address (0: no limit).
     #[arg(long, env = "GAVEL_MAX_STREAMS_PER_IP", default_value_t = 1000)]
     pub max_streams_per_ip: usize,

@@ -14,7 +14,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::sync::watch;
 
 use crate::auction::{Registry, RegistryConfig};
-use crate::auth::rate_limit::{AuthRateLimiter, BidRateLimiter, ConnectionLimiter, ReplayLimiter};
+use crate::auth::rate_limit::{AuthLimits, BidRateLimiter, ConnectionLimiter, ReplayLimiter};
 use crate::auth::Accounts;
 use crate::cluster::redis::{RedisCluster, RedisConfig};
 use crate::cluster::{Hub, Publisher};
@@ -82,7 +82,11 @@ impl Application {
             if accounts
                 .ensure_admin(user, password)
                 .await
-                .with_context(|| format!("creating the start-up admin {user}"))?
+                .with_context(|| {
+                    format!(
+                        "creating the start-up admin {user} (GAVEL_ADMIN_USER, GAVEL_ADMIN_PASSWORD)"
+                    )
+                })?
             {
                 tracing::info!(username = %user, "start-up admin created");
             }
@@ -145,9 +149,10 @@ impl Application {
             registry,
             hub,
             bid_limiter: BidRateLimiter::new(config.bid_rate_per_sec, config.bid_burst),
-            auth_limiter: AuthRateLimiter::per_minute(
+            auth_limits: AuthLimits::per_minute(
+                config.login_rate_per_min,
+                config.auth_ip_rate_per_min,
                 config.auth_rate_per_min,
-                config.auth_rate_per_min.max(1),
             ),
             stream_limiter: ConnectionLimiter::new(config.max_streams_per_ip),
             body_deadline: Duration::from_secs(config.body_timeout_secs),
@@ -193,6 +198,7 @@ impl Application {
                 .app_data(extract::payload_config())
                 .wrap(middleware::from_fn(client_limits::limit_body_time))
                 .wrap(middleware::from_fn(http::request_id::assign_request_id))
+                .wrap(middleware::from_fn(http::headers::default_headers))
                 .configure(routes)
                 .default_service(web::to(not_found))
         })

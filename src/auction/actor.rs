@@ -218,12 +218,16 @@ impl AuctionActor {
 
         let questions = self.questions(&payloads);
         let auction_id = self.record.id;
+        let creator = self.record.created_by;
         let epoch = self.config.epoch;
         let store = Arc::clone(&self.store);
         let started = Instant::now();
         let working = original.clone();
         let task = async move {
-            let result = run_batch(store, auction_id, epoch, working, payloads, questions).await;
+            let result = run_batch(
+                store, auction_id, epoch, creator, working, payloads, questions,
+            )
+            .await;
             BatchDone {
                 original,
                 result,
@@ -402,12 +406,14 @@ async fn run_batch(
     store: Arc<dyn Store>,
     auction_id: crate::domain::AuctionId,
     epoch: i64,
+    creator: UserId,
     mut auction: Auction,
     payloads: Vec<CommandPayload>,
     questions: BatchQuestions,
 ) -> Result<BatchOutput, StoreError> {
     let mut lookups = Lookups {
         banned: questions.banned,
+        creator: Some(creator),
         ..Lookups::default()
     };
     if !questions.keys.is_empty() {

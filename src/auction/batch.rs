@@ -26,6 +26,8 @@ pub struct Lookups {
     pub known: HashMap<RequestKey, StoredAnswer>,
     /// Banned bidders among the batch's users.
     pub banned: HashSet<UserId>,
+    /// The admin who created the auction: they may not bid on it.
+    pub creator: Option<UserId>,
 }
 
 /// One command's answer.
@@ -73,6 +75,8 @@ pub fn decide(
                     first.clone()
                 } else if lookups.banned.contains(&bid.user) {
                     banned_answer()
+                } else if lookups.creator == Some(bid.user) {
+                    creator_answer()
                 } else {
                     let answer = decide_bid(auction_id, auction, bid, now, &mut decided);
                     in_batch.insert(key, answer.clone());
@@ -220,6 +224,18 @@ fn banned_answer() -> StoredAnswer {
     }
 }
 
+/// The answer to a bid by the auction's own creator (shill bidding).
+fn creator_answer() -> StoredAnswer {
+    StoredAnswer {
+        http_status: 403,
+        body: error_body(
+            "forbidden",
+            "you created this auction, so you may not bid on it or buy it",
+            None,
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,6 +314,44 @@ mod tests {
         assert_eq!(answer.http_status, 403);
         assert!(answer.body.contains("\"banned\""));
         assert!(!decided.needs_commit());
+    }
+
+    #[test]
+    fn the_creator_may_not_bid_or_buy_and_nothing_is_stored() {
+        let now = Utc::now();
+        let id = uuid::Uuid::new_v4();
+        let creator = uuid::Uuid::new_v4();
+        let mut auction = open_auction(now);
+        let before = auction.clone();
+        let lookups = Lookups {
+            creator: Some(creator),
+            ..Lookups::default()
+        };
+        let buy = CommandPayload::Bid(BidPayload {
+            user: creator,
+            request_id: "r2".into(),
+            kind: BidCommandKind::BuyNow,
+        });
+        let decided = decide(
+            id,
+            &mut auction,
+            &[bid(creator, "r1", 5_000), buy],
+            &lookups,
+            now,
+        );
+        for answer in &decided.answers {
+            let CommandAnswer::Bid(answer) = answer else {
+                panic!("a bid answer")
+            };
+            assert_eq!(answer.http_status, 403);
+            assert!(answer.body.contains("\"forbidden\""), "{}", answer.body);
+        }
+        assert!(!decided.needs_commit());
+        assert_eq!(auction, before);
+
+        let other = uuid::Uuid::new_v4();
+        let decided = decide(id, &mut auction, &[bid(other, "r1", 1_000)], &lookups, now);
+        assert_eq!(decided.events.len(), 1, "others bid as usual");
     }
 
     #[test]

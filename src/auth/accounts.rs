@@ -1,12 +1,14 @@
 //! Account operations: register, log in, log out, resolve a token, and the
-//! start-up admin.
+//! start-up admin; and the input rules for usernames and passwords.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 
+use super::common_passwords::is_common;
 use super::password::{hash_password_blocking, verify_password_blocking};
 use super::token::{hash_token, new_token};
+use crate::domain::text::{check_text, ControlCharacter, Lines};
 use crate::store::{NewSession, NewUser, Role, Store, StoreError, User};
 
 /// Passwords shorter than this are refused (`weak_password`).
@@ -17,10 +19,22 @@ pub const MAX_PASSWORD_LEN: usize = 1024;
 /// Why an account operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
+    /// A field (`username` or `password`) carries a control character.
+    #[error("{field} {source}")]
+    ControlCharacter {
+        field: &'static str,
+        source: ControlCharacter,
+    },
     #[error("usernames are 3 to 32 characters of letters, digits, '_', '.' and '-'")]
     InvalidUsername,
     #[error("passwords must be at least {MIN_PASSWORD_LEN} characters")]
     WeakPassword,
+    #[error("the password must not be the username")]
+    PasswordIsUsername,
+    #[error("the password must not be only spaces")]
+    BlankPassword,
+    #[error("that password is one of the most common ones; choose another")]
+    CommonPassword,
     #[error("passwords must be at most {MAX_PASSWORD_LEN} characters")]
     PasswordTooLong,
     #[error("that username is taken")]
@@ -31,6 +45,32 @@ pub enum AccountError {
     Store(#[from] StoreError),
     #[error("password hashing failed")]
     Hashing(#[source] anyhow::Error),
+}
+
+impl AccountError {
+    /// Whether this is one of the password rules (`weak_password`).
+    pub fn is_weak_password(&self) -> bool {
+        matches!(
+            self,
+            Self::WeakPassword
+                | Self::PasswordIsUsername
+                | Self::BlankPassword
+                | Self::CommonPassword
+        )
+    }
+}
+
+/// Refuses control characters in the credentials (any of them: both are
+/// single-line). Checked before the other rules, by register and log in.
+pub fn check_credentials_text(username: &str, password: &str) -> Result<(), AccountError> {
+    check_text(username, Lines::Single).map_err(|source| AccountError::ControlCharacter {
+        field: "username",
+        source,
+    })?;
+    check_text(password, Lines::Single).map_err(|source| AccountError::ControlCharacter {
+        field: "password",
+        source,
+    })
 }
 
 /// Checks the username rule of docs/api.md: 3–32 of `[A-Za-z0-9_.-]`.
@@ -46,13 +86,21 @@ pub fn validate_username(username: &str) -> Result<(), AccountError> {
     }
 }
 
-/// Checks the password rule: at least 8 characters (and a sane maximum).
-pub fn validate_password(password: &str) -> Result<(), AccountError> {
+/// Checks the password rules for `username`'s new password: 8 to 1024
+/// characters, not only whitespace, not the username (ignoring case), not
+/// one of the most common passwords.
+pub fn validate_password(username: &str, password: &str) -> Result<(), AccountError> {
     let chars = password.chars().count();
     if chars < MIN_PASSWORD_LEN {
         Err(AccountError::WeakPassword)
     } else if chars > MAX_PASSWORD_LEN {
         Err(AccountError::PasswordTooLong)
+    } else if password.chars().all(char::is_whitespace) {
+        Err(AccountError::BlankPassword)
+    } else if password.to_lowercase() == username.to_lowercase() {
+        Err(AccountError::PasswordIsUsername)
+    } else if is_common(password) {
+        Err(AccountError::CommonPassword)
     } else {
         Ok(())
     }
@@ -91,8 +139,9 @@ impl Accounts {
         password: &str,
         role: Role,
     ) -> Result<User, AccountError> {
+        check_credentials_text(username, password)?;
         validate_username(username)?;
-        validate_password(password)?;
+        validate_password(username, password)?;
         let password_hash = hash_password_blocking(password.to_owned())
             .await
             .map_err(AccountError::Hashing)?;
@@ -116,6 +165,7 @@ impl Accounts {
         username: &str,
         password: &str,
     ) -> Result<(String, User), AccountError> {
+        check_credentials_text(username, password)?;
         let found = if validate_username(username).is_ok() && password.len() <= MAX_PASSWORD_LEN * 4
         {
             self.store.user_by_username(username).await?
@@ -206,10 +256,45 @@ mod tests {
     #[test]
     fn passwords_need_eight_characters() {
         assert!(matches!(
-            validate_password("1234567"),
+            validate_password("pat", "1234567"),
             Err(AccountError::WeakPassword)
         ));
-        assert!(validate_password("12345678").is_ok());
-        assert!(validate_password(&"p".repeat(MAX_PASSWORD_LEN + 1)).is_err());
+        assert!(validate_password("pat", "tulip-84").is_ok());
+        assert!(validate_password("pat", &"p".repeat(MAX_PASSWORD_LEN + 1)).is_err());
+    }
+
+    #[test]
+    fn weak_passwords_are_refused() {
+        for (username, password) in [
+            ("Harriet_1", "harriet_1"),
+            ("harriet_1", "HARRIET_1"),
+            ("pat", "        "),
+            ("pat", " \u{a0}\u{2003}      "),
+            ("pat", "password"),
+            ("pat", "Password1"),
+            ("pat", "12345678"),
+            ("pat", "QWERTYUIOP"),
+            ("pat", "iloveyou"),
+        ] {
+            let refused = validate_password(username, password).expect_err(password);
+            assert!(refused.is_weak_password(), "{password}: {refused}");
+        }
+        assert!(validate_password("harriet_1", "harriet_12").is_ok());
+    }
+
+    #[test]
+    fn control_characters_are_refused_before_the_other_rules() {
+        for (username, password) in [
+            ("pat\0", "tulip-84"),
+            ("pat", "tulip\0-84"),
+            ("pat", "tulip\t-84"),
+            ("\u{1b}pat", "tulip-84"),
+        ] {
+            assert!(matches!(
+                check_credentials_text(username, password),
+                Err(AccountError::ControlCharacter { .. })
+            ));
+        }
+        assert!(check_credentials_text("pat", "tulip-84").is_ok());
     }
 }

@@ -1,7 +1,10 @@
 //! Abuse limits, in memory, per node:
-//! - [`TokenBuckets`]: a token bucket per key (per-user bids, per-IP logins
-//!   and registrations, per-IP events replayed). A rate of 0 turns a limit
-//!   off (benchmarks). [`Budget`] is one bucket, for one connection.
+//! - [`TokenBuckets`]: a token bucket per key (per-user bids, per-IP
+//!   events replayed). A rate of 0 turns a limit off (benchmarks).
+//!   [`Budget`] is one bucket, for one connection.
+//! - [`AuthLimits`]: logins per (IP, username), registrations per IP, and a
+//!   higher ceiling on both together per IP, so that a saleroom behind one
+//!   NAT can log in while one account cannot be guessed at quickly.
 //! - [`ConnectionLimiter`]: concurrent long-lived connections (WebSocket,
 //!   SSE) per IP address, released when the returned guard drops.
 
@@ -9,7 +12,7 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::domain::UserId;
 use crate::sync::lock;
@@ -45,12 +48,12 @@ impl Bucket {
     }
 
     /// Seconds until `amount` tokens (or a full bucket) are back.
-    fn wait_secs(&self, amount: f64, rate_per_sec: f64, burst: f64) -> u64 {
+    fn wait_secs(&self, amount: f64, rate_per_sec: f64, burst: f64) -> f64 {
         let needed = amount.min(burst) - self.tokens;
         if needed <= 0.0 || rate_per_sec <= 0.0 {
-            0
+            0.0
         } else {
-            (needed / rate_per_sec).ceil() as u64
+            needed / rate_per_sec
         }
     }
 }
@@ -85,6 +88,7 @@ impl Budget {
     pub fn wait_secs(&self, amount: u64) -> u64 {
         self.bucket
             .wait_secs(amount as f64, self.rate_per_sec, self.burst)
+            .ceil() as u64
     }
 }
 
@@ -99,14 +103,18 @@ pub struct TokenBuckets<K> {
 /// Per-user bid limit (docs/operations.md: `GAVEL_BID_RATE_PER_SEC`, `GAVEL_BID_BURST`).
 pub type BidRateLimiter = TokenBuckets<UserId>;
 
-/// Per-IP limit on logins and registrations.
+/// A per-IP limit (registrations, the ceiling on logins plus registrations).
 pub type AuthRateLimiter = TokenBuckets<IpAddr>;
 
 /// Per-IP budget of events replayed from the store (WebSocket `after_seq`,
 /// SSE `Last-Event-ID`).
 pub type ReplayLimiter = TokenBuckets<IpAddr>;
 
-impl<K: Eq + Hash + Copy> TokenBuckets<K> {
+/// The per-(IP, username) login limit; usernames are keyed in lowercase,
+/// as they are unique whatever their case.
+pub type LoginRateLimiter = TokenBuckets<(IpAddr, String)>;
+
+impl<K: Eq + Hash + Clone> TokenBuckets<K> {
     pub fn new(rate_per_sec: u32, burst: u32) -> Self {
         Self::with_rate(f64::from(rate_per_sec), burst)
     }
@@ -129,18 +137,29 @@ impl<K: Eq + Hash + Copy> TokenBuckets<K> {
         self.allow_at(key, Instant::now())
     }
 
+    /// Takes one token for `key`, or says how long until one is there.
+    pub fn check(&self, key: K) -> Result<(), Duration> {
+        self.check_at(key, Instant::now())
+    }
+
     fn allow_at(&self, key: K, now: Instant) -> bool {
-        self.take_at(key, 1, now).is_ok()
+        self.check_at(key, now).is_ok()
+    }
+
+    fn check_at(&self, key: K, now: Instant) -> Result<(), Duration> {
+        self.take_at(key, 1, now).map_err(Duration::from_secs_f64)
     }
 
     /// Takes `amount` tokens for `key` (work such as events replayed); when
-    /// refused, the seconds to wait. A full bucket lets one large request
-    /// through into debt (see [`Bucket::take`]).
+    /// refused, the whole seconds to wait. A full bucket lets one large
+    /// request through into debt (see [`Bucket::take`]).
     pub fn take(&self, key: K, amount: u64) -> Result<(), u64> {
         self.take_at(key, amount, Instant::now())
+            .map_err(|secs| (secs.ceil() as u64).max(1))
     }
 
-    fn take_at(&self, key: K, amount: u64, now: Instant) -> Result<(), u64> {
+    /// As [`TokenBuckets::take`], the wait in exact seconds.
+    fn take_at(&self, key: K, amount: u64, now: Instant) -> Result<(), f64> {
         if self.rate_per_sec <= 0.0 {
             return Ok(());
         }
@@ -158,10 +177,63 @@ impl<K: Eq + Hash + Copy> TokenBuckets<K> {
         if bucket.take(amount as f64, self.rate_per_sec, self.burst, now) {
             Ok(())
         } else {
-            Err(bucket
-                .wait_secs(amount as f64, self.rate_per_sec, self.burst)
-                .max(1))
+            Err(bucket.wait_secs(amount as f64, self.rate_per_sec, self.burst))
         }
+    }
+}
+
+/// The login and registration limits (per node).
+#[derive(Debug)]
+pub struct AuthLimits {
+    /// Logins per (IP, username).
+    logins: LoginRateLimiter,
+    /// Registrations per IP.
+    registrations: AuthRateLimiter,
+    /// Logins plus registrations per IP: the ceiling above both.
+    per_ip: AuthRateLimiter,
+}
+
+/// The longest username kept as a key; longer ones are cut (they cannot
+/// log in anyway, and this bounds the memory an attacker can make us hold).
+const MAX_KEYED_USERNAME: usize = 64;
+
+impl AuthLimits {
+    /// Limits per minute, each with a burst of the same size; 0 turns that
+    /// limit off, and `registrations_per_min == 0` turns all three off (as
+    /// `GAVEL_AUTH_RATE_PER_MIN=0` always turned off every login and
+    /// registration limit).
+    pub fn per_minute(login_per_min: u32, ip_per_min: u32, registrations_per_min: u32) -> Self {
+        let on = |per_min: u32| {
+            if registrations_per_min == 0 {
+                0
+            } else {
+                per_min
+            }
+        };
+        Self {
+            logins: TokenBuckets::per_minute(on(login_per_min), on(login_per_min)),
+            registrations: TokenBuckets::per_minute(registrations_per_min, registrations_per_min),
+            per_ip: TokenBuckets::per_minute(on(ip_per_min), on(ip_per_min)),
+        }
+    }
+
+    /// Takes a login attempt for `username` from `ip`, or says how long to
+    /// wait. The per-IP ceiling is only charged when the per-user limit
+    /// passes, so hammering one account costs the address little.
+    pub fn check_login(&self, ip: IpAddr, username: &str) -> Result<(), Duration> {
+        let key: String = username
+            .to_lowercase()
+            .chars()
+            .take(MAX_KEYED_USERNAME)
+            .collect();
+        self.logins.check((ip, key))?;
+        self.per_ip.check(ip)
+    }
+
+    /// Takes a registration from `ip`, or says how long to wait.
+    pub fn check_registration(&self, ip: IpAddr) -> Result<(), Duration> {
+        self.registrations.check(ip)?;
+        self.per_ip.check(ip)
     }
 }
 
@@ -263,7 +335,8 @@ mod tests {
             "full: may go into debt"
         );
         // 4,000 in debt: 40 s at 100/s before a full bucket again.
-        assert_eq!(limiter.take_at(1, 10, start), Err(41));
+        let wait = limiter.take_at(1, 10, start).expect_err("in debt");
+        assert!((40.0..41.0).contains(&wait), "{wait}");
         assert!(limiter
             .take_at(1, 10, start + Duration::from_secs(39))
             .is_err());
@@ -275,6 +348,50 @@ mod tests {
         assert!(budget.take(15));
         assert!(!budget.take(15));
         assert!(budget.wait_secs(15) >= 1);
+    }
+
+    #[test]
+    fn an_empty_bucket_says_how_long_to_wait() {
+        let limiter = AuthRateLimiter::per_minute(6, 1);
+        let ip: IpAddr = "10.1.2.3".parse().expect("an address");
+        let start = Instant::now();
+        assert_eq!(limiter.check_at(ip, start), Ok(()));
+        let wait = limiter.check_at(ip, start).expect_err("empty");
+        assert!(
+            wait > Duration::from_secs(9) && wait <= Duration::from_secs(10),
+            "{wait:?}"
+        );
+    }
+
+    #[test]
+    fn logins_are_limited_per_address_and_username_under_an_address_ceiling() {
+        let limits = AuthLimits::per_minute(2, 5, 30);
+        let ip: IpAddr = "10.0.0.1".parse().expect("an address");
+        assert!(limits.check_login(ip, "pat").is_ok());
+        assert!(limits.check_login(ip, "PAT").is_ok());
+        assert!(
+            limits.check_login(ip, "Pat").is_err(),
+            "usernames ignore case"
+        );
+        let other: IpAddr = "10.0.0.2".parse().expect("an address");
+        assert!(limits.check_login(other, "pat").is_ok(), "per address");
+        for name in ["ann", "bob", "cy"] {
+            assert!(limits.check_login(ip, name).is_ok(), "{name}");
+        }
+        assert!(
+            limits.check_login(ip, "dee").is_err(),
+            "the address ceiling"
+        );
+    }
+
+    #[test]
+    fn registrations_zero_turns_every_auth_limit_off() {
+        let limits = AuthLimits::per_minute(1, 1, 0);
+        let ip: IpAddr = "10.0.0.1".parse().expect("an address");
+        for _ in 0..100 {
+            assert!(limits.check_login(ip, "pat").is_ok());
+            assert!(limits.check_registration(ip).is_ok());
+        }
     }
 
     #[test]

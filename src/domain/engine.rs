@@ -414,7 +414,8 @@ impl Auction {
         })
     }
 
-    /// Rule 9: buy now, while no bid has been placed or the reserve is unmet.
+    /// Rule 9: buy now, while no bid has been placed or the reserve is unmet,
+    /// at a buy-now price not below the reserve.
     pub fn buy_now(
         &mut self,
         buyer: UserId,
@@ -426,6 +427,15 @@ impl Auction {
         let Some(price) = self.rules.buy_now_price else {
             return Err(BidRejection::BuyNowUnavailable);
         };
+        // Never sell below the reserve (creation refuses such a buy-now
+        // price; auctions created before that rule keep it, unusable).
+        if self
+            .rules
+            .reserve_price
+            .is_some_and(|reserve| price < reserve)
+        {
+            return Err(BidRejection::BuyNowUnavailable);
+        }
         if self.state.bid_count > 0 && self.reserve_met() {
             return Err(BidRejection::BuyNowUnavailable);
         }

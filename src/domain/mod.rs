@@ -1,4 +1,5 @@
-//! The pure heart of Gavel: money, increment policy and the bidding engine.
+//! The pure heart of Gavel: money, increment policy, the bidding engine and
+//! the rule for text that clients send.
 //!
 //! Nothing here does I/O or reads a clock; every decision takes the current
 //! time as an argument. The auction actor (`crate::auction`) feeds commands
@@ -8,6 +9,7 @@ pub mod alias;
 pub mod engine;
 pub mod increments;
 pub mod money;
+pub mod text;
 
 pub use engine::{
     Auction, AuctionRules, AuctionState, AuctionStatus, BidAccepted, BidKind, BidOutcome,
@@ -15,6 +17,7 @@ pub use engine::{
 };
 pub use increments::IncrementTable;
 pub use money::{validate_amount, Money, MAX_AMOUNT};
+pub use text::{check_text, ControlCharacter, Lines};
 
 /// Identifies a user everywhere inside the server (never shown to the public).
 pub type UserId = uuid::Uuid;

@@ -885,6 +885,11 @@ fn buy_now_is_refused_once_it_is_no_longer_offered() {
             AuctionBuilder::new().reserve(1_000),
             Some((100, None)),
         ),
+        (
+            "the buy-now price is below the reserve (an auction from before that was refused)",
+            AuctionBuilder::new().reserve(5_000).buy_now(3_000),
+            None,
+        ),
     ];
     for (name, builder, first_bid) in cases {
         let mut auction = builder.build();

@@ -32,7 +32,7 @@ pub async fn register(
     req: HttpRequest,
     body: web::Json<Credentials>,
 ) -> ApiResult<HttpResponse> {
-    state.check_auth_rate(&req)?;
+    state.check_registration_rate(&req)?;
     let user = state
         .accounts
         .register(&body.username, &body.password, Role::Bidder)
@@ -65,7 +65,7 @@ pub async fn login(
     req: HttpRequest,
     body: web::Json<Credentials>,
 ) -> ApiResult<HttpResponse> {
-    state.check_auth_rate(&req)?;
+    state.check_login_rate(&req, &body.username)?;
     let (token, user) = state.accounts.login(&body.username, &body.password).await?;
     Ok(HttpResponse::Ok()
         .cookie(session_cookie(&token, state.secure_cookies))

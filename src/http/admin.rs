@@ -1,5 +1,6 @@
 //! The JSON admin API under `/api/v1/admin` (role admin). Every action that
-//! changes something is written to the audit log.
+//! changes something is written to the audit log (and so is every bid by an
+//! admin, from `super::bids`).
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
@@ -17,6 +18,7 @@ use crate::auction::AdminAction;
 use crate::cluster::identity::IdentityChange;
 use crate::domain::alias::bidder_alias;
 use crate::domain::money::is_valid_currency;
+use crate::domain::text::{check_text, Lines};
 use crate::domain::{Auction, AuctionRules, IncrementTable, Money, MAX_AMOUNT};
 use crate::store::{AuctionRecord, AuditEntry, User};
 
@@ -71,13 +73,20 @@ pub fn validate_new_auction(
     let mut fields = Map::new();
     let title = input.title.trim().to_owned();
     let title_chars = title.chars().count();
-    if title_chars == 0 || title_chars > MAX_TITLE_CHARS {
+    if let Err(control) = check_text(&title, Lines::Single) {
+        fields.insert("title".into(), control.to_string().into());
+    } else if title_chars == 0 || title_chars > MAX_TITLE_CHARS {
         fields.insert(
             "title".into(),
             format!("must be 1 to {MAX_TITLE_CHARS} characters").into(),
         );
     }
-    if input.description.chars().count() > MAX_DESCRIPTION_CHARS {
+    if let Err(control) = check_text(&input.description, Lines::Multi) {
+        fields.insert(
+            "description".into(),
+            format!("{control}, other than line breaks and tabs").into(),
+        );
+    } else if input.description.chars().count() > MAX_DESCRIPTION_CHARS {
         fields.insert(
             "description".into(),
             format!("must be at most {MAX_DESCRIPTION_CHARS} characters").into(),
@@ -97,6 +106,16 @@ pub fn validate_new_auction(
             fields.insert(
                 "buy_now_price".into(),
                 "must be above the starting price".into(),
+            );
+        }
+        // Buying now sells at once: below the reserve it would sell for
+        // less than the seller accepts.
+        if input.reserve_price.is_some_and(|reserve| buy_now < reserve)
+            && !fields.contains_key("buy_now_price")
+        {
+            fields.insert(
+                "buy_now_price".into(),
+                "must not be below the reserve price".into(),
             );
         }
     }
@@ -167,7 +186,8 @@ pub fn admin_snapshot(record: &AuctionRecord) -> Value {
     value
 }
 
-async fn audit(state: &AppState, admin: &User, action: &str, target: String, details: Value) {
+/// Writes one entry to the audit log (a failure is logged, not answered).
+pub async fn audit(state: &AppState, admin: &User, action: &str, target: String, details: Value) {
     let entry = AuditEntry {
         id: uuid::Uuid::now_v7(),
         at: Utc::now(),

@@ -1,5 +1,7 @@
 //! `POST /api/v1/auctions/{id}/bids` and the bid path shared with the
-//! WebSocket: validation, ban and rate checks, then the auction's actor.
+//! WebSocket and the pages: validation, ban and rate checks, then the
+//! auction's actor (which refuses the auction's creator); every bid by an
+//! admin is written to the audit log.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
@@ -13,6 +15,7 @@ use crate::auction::commands::BidPayload;
 use crate::auction::view::error_body;
 use crate::auction::{BidCommandKind, BidReply};
 use crate::domain::engine::check_bid_amounts;
+use crate::domain::text::{check_text, Lines};
 use crate::domain::{AuctionId, Money};
 use crate::store::{StoredAnswer, User};
 
@@ -27,8 +30,11 @@ pub struct BidBody {
     pub max_amount: Option<Money>,
 }
 
-/// Checks a client-chosen request id: 1–128 printable ASCII characters.
+/// Checks a client-chosen request id: 1–128 printable ASCII characters
+/// (a control character is `validation_failed`, as in every text field).
 pub fn check_request_id(request_id: &str) -> Result<(), ApiError> {
+    check_text(request_id, Lines::Single)
+        .map_err(|control| ApiError::invalid_field("request_id", control.to_string()))?;
     let ok = !request_id.is_empty()
         && request_id.len() <= MAX_REQUEST_ID_LEN
         && request_id.bytes().all(|b| b.is_ascii_graphic());
@@ -86,13 +92,56 @@ pub async fn place(
         request_id,
         kind,
     };
+    let audited = user.is_admin().then(|| payload.clone());
     let started = std::time::Instant::now();
     let reply = state.registry.submit_bid(auction, payload).await?;
     metrics::histogram!("gavel_bid_answer_seconds").record(started.elapsed().as_secs_f64());
-    match reply {
-        BidReply::Answer(answer) => Ok(answer),
-        BidReply::Unavailable => Err(ApiError::unavailable()),
+    let answer = match reply {
+        BidReply::Answer(answer) => answer,
+        BidReply::Unavailable => return Err(ApiError::unavailable()),
+    };
+    if let Some(payload) = audited {
+        audit_admin_bid(state, user, auction, &payload, &answer).await;
     }
+    Ok(answer)
+}
+
+/// Writes an admin's bid (or buy now) and its answer to the audit log: an
+/// admin may bid on another admin's auction, and that is on record. (On
+/// their own auction the actor refuses them; the attempt is on record too.)
+async fn audit_admin_bid(
+    state: &AppState,
+    admin: &User,
+    auction: AuctionId,
+    payload: &BidPayload,
+    answer: &StoredAnswer,
+) {
+    let (kind, amount, max_amount) = match payload.kind {
+        BidCommandKind::Bid { amount, max_amount } => ("bid", Some(amount), max_amount),
+        BidCommandKind::BuyNow => ("buy_now", None, None),
+    };
+    let body = serde_json::from_str::<serde_json::Value>(&answer.body).unwrap_or_default();
+    let outcome = if answer.http_status == 200 {
+        body["status"].clone()
+    } else {
+        body["error"]["code"].clone()
+    };
+    let details = serde_json::json!({
+        "request_id": payload.request_id,
+        "kind": kind,
+        "amount": amount,
+        "max_amount": max_amount,
+        "http_status": answer.http_status,
+        "outcome": outcome,
+    });
+    super::admin::audit(
+        state,
+        admin,
+        "auction.admin_bid",
+        auction.to_string(),
+        details,
+    )
+    .await;
 }
 
 /// Renders a stored answer as the HTTP response it was first given as.

@@ -18,7 +18,7 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     extra: Option<Map<String, Value>>,
-    /// Seconds for a `Retry-After` header.
+    /// Seconds for a `Retry-After` header (429s).
     retry_after: Option<u64>,
 }
 
@@ -45,10 +45,15 @@ impl ApiError {
         }
     }
 
-    /// Sends `Retry-After: secs` with the error.
-    pub fn with_retry_after(mut self, secs: u64) -> Self {
-        self.retry_after = Some(secs);
+    /// Adds a `Retry-After` header of `secs` seconds (at least 1).
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs.max(1));
         self
+    }
+
+    /// The `Retry-After` seconds, when set.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        self.retry_after
     }
 
     /// Adds a field beside `code` and `message`.
@@ -113,6 +118,13 @@ impl ApiError {
         )
     }
 
+    /// 422 `validation_failed` for one field.
+    pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
+        let mut fields = Map::new();
+        fields.insert(field.to_owned(), Value::String(message.into()));
+        Self::validation(fields)
+    }
+
     /// 422 with field-by-field messages.
     pub fn validation(fields: Map<String, Value>) -> Self {
         let summary = fields
@@ -128,13 +140,14 @@ impl ApiError {
         .with("fields", Value::Object(fields))
     }
 
-    /// 429.
+    /// 429 for the per-user bid limit (`Retry-After: 1`).
     pub fn rate_limited() -> Self {
         Self::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
             "too many bids per second; slow down",
         )
+        .retry_after(1)
     }
 
     /// 503: storage or coordination is down; retrying is safe.
@@ -171,14 +184,11 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status);
+        response.content_type("application/json");
         if let Some(secs) = self.retry_after {
             response.insert_header((actix_web::http::header::RETRY_AFTER, secs.to_string()));
         }
-        response.content_type("application/json").body(error_body(
-            self.code,
-            &self.message,
-            self.extra.clone(),
-        ))
+        response.body(error_body(self.code, &self.message, self.extra.clone()))
     }
 }
 
@@ -197,12 +207,18 @@ impl From<AccountError> for ApiError {
     fn from(error: AccountError) -> Self {
         let message = error.to_string();
         match error {
+            AccountError::ControlCharacter { field, source } => {
+                Self::invalid_field(field, source.to_string())
+            }
             AccountError::InvalidUsername => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_username",
                 message,
             ),
-            AccountError::WeakPassword => {
+            AccountError::WeakPassword
+            | AccountError::PasswordIsUsername
+            | AccountError::BlankPassword
+            | AccountError::CommonPassword => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "weak_password", message)
             }
             AccountError::PasswordTooLong => Self::new(

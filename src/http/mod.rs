@@ -11,6 +11,7 @@ pub mod client_limits;
 pub mod error;
 pub mod extract;
 pub mod feed;
+pub mod headers;
 pub mod identity;
 pub mod ops;
 pub mod pages;

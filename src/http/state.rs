@@ -6,7 +6,7 @@ use std::sync::Arc;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::auction::Registry;
-use crate::auth::rate_limit::{AuthRateLimiter, BidRateLimiter, ConnectionLimiter};
+use crate::auth::rate_limit::{AuthLimits, BidRateLimiter, ConnectionLimiter};
 use crate::auth::Accounts;
 use crate::cluster::redis::RedisCluster;
 use crate::cluster::Hub;
@@ -18,8 +18,8 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     pub hub: Arc<Hub>,
     pub bid_limiter: BidRateLimiter,
-    /// Logins and registrations per IP.
-    pub auth_limiter: AuthRateLimiter,
+    /// Logins per (IP, username), registrations per IP, and both per IP.
+    pub auth_limits: AuthLimits,
     /// Events replayed from the store per IP (resumes after a drop).
     pub replay_limiter: crate::auth::rate_limit::ReplayLimiter,
     /// Open WebSocket and SSE connections per IP.
@@ -69,24 +69,33 @@ impl AppState {
             })
     }
 
-    /// Takes one login-or-registration token for the request's peer, or
-    /// answers 429 `rate_limited`.
-    pub fn check_auth_rate(
+    /// Takes one login attempt for `username` from the request's peer, or
+    /// answers 429 `rate_limited` with `Retry-After`.
+    pub fn check_login_rate(
+        &self,
+        req: &actix_web::HttpRequest,
+        username: &str,
+    ) -> Result<(), crate::http::ApiError> {
+        let Some(peer) = req.peer_addr() else {
+            return Ok(());
+        };
+        self.auth_limits
+            .check_login(peer.ip(), username)
+            .map_err(|wait| auth_rate_limited(wait, "too many login attempts"))
+    }
+
+    /// Takes one registration for the request's peer, or answers 429
+    /// `rate_limited` with `Retry-After`.
+    pub fn check_registration_rate(
         &self,
         req: &actix_web::HttpRequest,
     ) -> Result<(), crate::http::ApiError> {
         let Some(peer) = req.peer_addr() else {
             return Ok(());
         };
-        if self.auth_limiter.allow(peer.ip()) {
-            Ok(())
-        } else {
-            Err(crate::http::ApiError::new(
-                actix_web::http::StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                "too many logins or registrations from your address; wait a minute",
-            ))
-        }
+        self.auth_limits
+            .check_registration(peer.ip())
+            .map_err(|wait| auth_rate_limited(wait, "too many registrations from your address"))
     }
 
     /// Tells every open connection, on every node, about a logout or ban.
@@ -125,11 +134,22 @@ impl AppState {
                     "rate_limited",
                     format!("too many events replayed for your address; retry in {wait_secs} s"),
                 )
-                .with_retry_after(wait_secs)
+                .retry_after(wait_secs)
             })
     }
 
     pub fn is_accepting(&self) -> bool {
         self.accepting.load(Ordering::SeqCst)
     }
+}
+
+/// 429 `rate_limited` for the login and registration limits.
+fn auth_rate_limited(wait: std::time::Duration, what: &str) -> crate::http::ApiError {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    crate::http::ApiError::new(
+        actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        format!("{what}; try again in {} s", secs.max(1)),
+    )
+    .retry_after(secs)
 }

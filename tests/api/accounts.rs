@@ -46,6 +46,8 @@ async fn logins_and_registrations_are_limited_per_address() {
     };
     let mut config = test_config(&db.url);
     config.auth_rate_per_min = 3;
+    // Logins are limited per (address, username).
+    config.login_rate_per_min = 2;
     let app = TestApp::start(db, config).await;
     let (status, _) = app
         .post(

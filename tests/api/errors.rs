@@ -80,7 +80,7 @@ async fn bad_usernames_and_weak_passwords_are_refused_and_nothing_is_created(app
         let (status, body) = app
             .post(
                 "/api/v1/users",
-                &json!({"username": username, "password": "12345678"}),
+                &json!({"username": username, "password": "tulip-84"}),
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{username}: {body}");

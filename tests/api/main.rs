@@ -18,4 +18,5 @@ mod idempotency;
 mod live;
 mod load_tool;
 mod ops;
+mod security_inputs;
 mod store_fence;

@@ -1,7 +1,11 @@
 //! `/register`, `/login`, `/logout`: accounts through forms. A successful
 //! registration or login sets the same session cookie as the JSON API
-//! (HttpOnly, SameSite=Lax, Secure under https) and redirects to `next`.
+//! (HttpOnly, SameSite=Lax, Secure under https), replaces the anonymous
+//! CSRF cookie and redirects to `next` (a local path only, see
+//! [`safe_next`]). Over the login or registration limit, the form comes back
+//! with 429, `Retry-After` and the message.
 
+use actix_web::http::header::{HeaderValue, RETRY_AFTER};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -13,6 +17,7 @@ use super::render::{safe_next, Flash, Layout, Section};
 use crate::auth::AccountError;
 use crate::http::accounts::{expired_session_cookie, session_cookie};
 use crate::http::identity::request_token;
+use crate::http::ApiError;
 use crate::store::Role;
 
 #[derive(Debug, Default, Deserialize)]
@@ -43,6 +48,7 @@ pub struct CsrfOnly {
 struct RegisterPage {
     layout: Layout,
     next: String,
+    error: Option<String>,
     username: String,
     username_error: Option<String>,
     password_error: Option<String>,
@@ -69,6 +75,7 @@ pub async fn register_form(
     ctx.page(&RegisterPage {
         layout: ctx.layout("Create an account", Section::Account),
         next,
+        error: None,
         username: String::new(),
         username_error: None,
         password_error: None,
@@ -77,44 +84,46 @@ pub async fn register_form(
 
 /// `POST /register`: creates a bidder and signs them in.
 pub async fn register(
-    ctx: PageCtx,
+    mut ctx: PageCtx,
     req: HttpRequest,
     form: web::Form<AccountForm>,
 ) -> Result<HttpResponse, PageError> {
     ctx.check_csrf(&form.csrf)?;
-    ctx.state.check_auth_rate(&req)?;
     let next = safe_next(Some(&form.next));
     let username = form.username.trim().to_owned();
-    let refused = |username_error: Option<String>, password_error: Option<String>| {
+    let page = |status: StatusCode, fields: FieldErrors| {
         ctx.page_with_status(
-            StatusCode::UNPROCESSABLE_ENTITY,
+            status,
             &RegisterPage {
                 layout: ctx.layout("Create an account", Section::Account),
                 next: next.clone(),
+                error: fields.form,
                 username: username.clone(),
-                username_error,
-                password_error,
+                username_error: fields.username,
+                password_error: fields.password,
             },
         )
     };
+    if let Err(limited) = ctx.state.check_registration_rate(&req) {
+        let fields = FieldErrors::form(rate_limited_message(&limited));
+        return with_retry_after(page(StatusCode::TOO_MANY_REQUESTS, fields), &limited);
+    }
     let accounts = &ctx.state.accounts;
     match accounts
         .register(&username, &form.password, Role::Bidder)
         .await
     {
         Ok(user) => tracing::info!(user.id = %user.id, "user registered through the page"),
-        Err(error @ (AccountError::InvalidUsername | AccountError::UsernameTaken)) => {
-            return refused(Some(username_message(&error)), None);
-        }
-        Err(error @ (AccountError::WeakPassword | AccountError::PasswordTooLong)) => {
-            return refused(None, Some(password_message(&error)));
-        }
-        Err(other) => return Err(crate::http::ApiError::from(other).into()),
+        Err(error) => match FieldErrors::of(&error) {
+            Some(fields) => return page(StatusCode::UNPROCESSABLE_ENTITY, fields),
+            None => return Err(ApiError::from(error).into()),
+        },
     }
     let (token, user) = accounts
         .login(&username, &form.password)
         .await
-        .map_err(|error| PageError::from(crate::http::ApiError::from(error)))?;
+        .map_err(|error| PageError::from(ApiError::from(error)))?;
+    ctx.renew_csrf();
     let mut response = ctx.redirect(
         &next,
         Some(Flash::success(format!(
@@ -123,6 +132,72 @@ pub async fn register(
         ))),
     );
     add_cookie(&mut response, session_cookie(&token, ctx.secure_cookies()));
+    Ok(response)
+}
+
+/// What a refused account form says, field by field.
+#[derive(Debug, Default)]
+struct FieldErrors {
+    /// Above the form (not about one field).
+    form: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+}
+
+impl FieldErrors {
+    fn form(message: String) -> Self {
+        Self {
+            form: Some(message),
+            ..Self::default()
+        }
+    }
+
+    /// The form's answer to a refused registration or login; None for
+    /// errors that are not about the input (storage, hashing).
+    fn of(error: &AccountError) -> Option<Self> {
+        let mut fields = Self::default();
+        match error {
+            AccountError::ControlCharacter {
+                field: "username", ..
+            } => {
+                fields.username =
+                    Some("Use letters and digits only: no control characters.".into());
+            }
+            AccountError::ControlCharacter { .. } => {
+                fields.password = Some("The password must not contain control characters.".into());
+            }
+            AccountError::InvalidUsername | AccountError::UsernameTaken => {
+                fields.username = Some(username_message(error));
+            }
+            AccountError::PasswordTooLong => fields.password = Some(password_message(error)),
+            error if error.is_weak_password() => fields.password = Some(password_message(error)),
+            _ => return None,
+        }
+        Some(fields)
+    }
+}
+
+/// The 429 message of a page.
+fn rate_limited_message(limited: &ApiError) -> String {
+    match limited.retry_after_secs() {
+        Some(secs) => {
+            format!("Too many attempts from your address. Please wait {secs} s and try again.")
+        }
+        None => "Too many attempts from your address. Please wait a minute and try again.".into(),
+    }
+}
+
+/// Adds the `Retry-After` of `limited` to a rendered page.
+fn with_retry_after(
+    page: Result<HttpResponse, PageError>,
+    limited: &ApiError,
+) -> Result<HttpResponse, PageError> {
+    let mut response = page?;
+    if let Some(secs) = limited.retry_after_secs() {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(secs));
+    }
     Ok(response)
 }
 
@@ -136,6 +211,12 @@ fn username_message(error: &AccountError) -> String {
 fn password_message(error: &AccountError) -> String {
     match error {
         AccountError::PasswordTooLong => "That password is too long.".into(),
+        AccountError::PasswordIsUsername => "Your password must not be your username.".into(),
+        AccountError::BlankPassword => "Your password must not be only spaces.".into(),
+        AccountError::CommonPassword => {
+            "That password is one of the most common ones, so it is easy to guess. Choose another."
+                .into()
+        }
         _ => format!(
             "Use at least {} characters.",
             crate::auth::accounts::MIN_PASSWORD_LEN
@@ -162,16 +243,34 @@ pub async fn login_form(
 
 /// `POST /login`
 pub async fn login(
-    ctx: PageCtx,
+    mut ctx: PageCtx,
     req: HttpRequest,
     form: web::Form<AccountForm>,
 ) -> Result<HttpResponse, PageError> {
     ctx.check_csrf(&form.csrf)?;
-    ctx.state.check_auth_rate(&req)?;
     let next = safe_next(Some(&form.next));
     let username = form.username.trim();
+    let page = |status: StatusCode, error: String| {
+        ctx.page_with_status(
+            status,
+            &LoginPage {
+                layout: ctx.layout("Log in", Section::Account),
+                next: next.clone(),
+                username: username.to_owned(),
+                error: Some(error),
+            },
+        )
+    };
+    if let Err(limited) = ctx.state.check_login_rate(&req, username) {
+        let refused = page(
+            StatusCode::TOO_MANY_REQUESTS,
+            rate_limited_message(&limited),
+        );
+        return with_retry_after(refused, &limited);
+    }
     match ctx.state.accounts.login(username, &form.password).await {
         Ok((token, user)) => {
+            ctx.renew_csrf();
             let mut response = ctx.redirect(
                 &next,
                 Some(Flash::info(format!("Signed in as {}.", user.username))),
@@ -179,28 +278,31 @@ pub async fn login(
             add_cookie(&mut response, session_cookie(&token, ctx.secure_cookies()));
             Ok(response)
         }
-        Err(AccountError::InvalidCredentials) => ctx.page_with_status(
+        Err(AccountError::InvalidCredentials) => page(
             StatusCode::UNAUTHORIZED,
-            &LoginPage {
-                layout: ctx.layout("Log in", Section::Account),
-                next,
-                username: username.to_owned(),
-                error: Some("Wrong username or password.".into()),
-            },
+            "Wrong username or password.".into(),
         ),
-        Err(other) => Err(crate::http::ApiError::from(other).into()),
+        Err(AccountError::ControlCharacter { field, .. }) => page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("The {field} must not contain control characters."),
+        ),
+        Err(other) => Err(ApiError::from(other).into()),
     }
 }
 
-/// `POST /logout`: ends the session and clears the cookie.
-pub async fn logout(ctx: PageCtx, form: web::Form<CsrfOnly>) -> Result<HttpResponse, PageError> {
+/// `POST /logout`: ends the session, clears its cookie and renews the CSRF cookie.
+pub async fn logout(
+    mut ctx: PageCtx,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, PageError> {
     ctx.check_csrf(&form.csrf)?;
     if let Some((token, _)) = request_token(&ctx.req) {
         ctx.state
             .end_session(&token)
             .await
-            .map_err(|error| PageError::from(crate::http::ApiError::from(error)))?;
+            .map_err(|error| PageError::from(ApiError::from(error)))?;
     }
+    ctx.renew_csrf();
     let mut response = ctx.redirect("/", Some(Flash::info("You are logged out.")));
     add_cookie(&mut response, expired_session_cookie(ctx.secure_cookies()));
     Ok(response)

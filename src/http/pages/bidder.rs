@@ -229,11 +229,16 @@ impl AuctionPage {
 
 /// The buy-now price, when buying at it is possible at `now`: the auction is
 /// open, has a buy-now price, and either has no bid yet or its reserve is
-/// unmet (and buying would not lower the price). The same rule as the
-/// auction's own (`Auction::buy_now`), which decides in the end.
+/// unmet (and buying would not lower the price, nor sell below the
+/// reserve). The same rule as the auction's own (`Auction::buy_now`), which
+/// decides in the end.
 pub fn buy_now_offer(auction: &Auction, now: DateTime<Utc>) -> Option<Money> {
     let price = auction.rules.buy_now_price?;
     let offered = auction.is_open_at(now)
+        && auction
+            .rules
+            .reserve_price
+            .is_none_or(|reserve| price >= reserve)
         && !(auction.state.bid_count > 0 && auction.reserve_met())
         && !(auction.state.leader.is_some() && auction.state.price >= price);
     offered.then_some(price)

@@ -1,5 +1,6 @@
 //! [`PageCtx`]: what every page handler starts from — the app state, the
-//! signed-in user, the CSRF token and a pending flash message — and how a
+//! signed-in user, the CSRF token (the session's when signed in, else the
+//! anonymous cookie's) and a pending flash message — and how a
 //! handler answers: a rendered page or a 303 redirect, each carrying the
 //! cookies the context needs to set or clear.
 
@@ -59,7 +60,14 @@ impl PageCtx {
 
     /// Checks a form POST's CSRF token and origin.
     pub fn check_csrf(&self, form_token: &str) -> Result<(), PageError> {
-        csrf::verify(&self.req, &self.state, form_token)
+        csrf::verify(&self.req, &self.state, self.user.is_some(), form_token)
+    }
+
+    /// Replaces the anonymous CSRF cookie with a fresh one in this answer
+    /// (at login and logout: the token from before no longer works).
+    pub fn renew_csrf(&mut self) {
+        self.csrf = csrf::new_token();
+        self.csrf_is_new = true;
     }
 
     /// The path (and query) of this request, for `next=` links.
@@ -144,7 +152,7 @@ impl FromRequest for PageCtx {
                 return Err(PageError::Internal);
             };
             let user = resolve_user(&req).await.map_err(PageError::from)?;
-            let (csrf, csrf_is_new) = match csrf::cookie_token(&req) {
+            let (csrf, csrf_is_new) = match csrf::expected_token(&req, user.is_some()) {
                 Some(token) => (token, false),
                 None => (csrf::new_token(), true),
             };

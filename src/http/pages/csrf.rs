@@ -1,23 +1,32 @@
-//! CSRF protection for every form: a double-submit token plus an origin check.
+//! CSRF protection for every form: a token plus an origin check.
 //!
-//! The token is 32 random bytes kept in its own cookie (`gavel_csrf`,
-//! HttpOnly, SameSite=Lax, Secure under https) and repeated in a hidden
-//! `csrf` field of every form. A POST is accepted only when
+//! Which token a form must carry depends on who sends it:
+//! - signed in: a token derived from the session token (SHA-256 of it with
+//!   a label of its own), so every login starts a new one and the token of
+//!   any earlier session, or from before logging in, no longer works;
+//! - anonymous (the login and registration forms): a double-submit token,
+//!   32 random bytes kept in its own cookie (`gavel_csrf`, HttpOnly,
+//!   SameSite=Lax, Secure under https). Logging in and out replace it.
+//!
+//! Either way it is repeated in a hidden `csrf` field of every form, and a
+//! POST is accepted only when
 //! - its `Origin` (or, without one, its `Sec-Fetch-Site`) says it comes from
 //!   this site, and
-//! - the field equals the cookie (compared in constant time).
+//! - the field equals the expected token (compared in constant time).
 //!
-//! Another site can neither read the cookie nor set it, so it cannot forge
-//! the field; SameSite=Lax already keeps the session cookie off cross-site
-//! POSTs, and this makes the refusal explicit.
+//! Another site can read neither the cookies nor the pages, so it cannot
+//! forge the field; SameSite=Lax already keeps the session cookie off
+//! cross-site POSTs, and this makes the refusal explicit.
 
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
 use actix_web::http::header;
 use actix_web::HttpRequest;
 use base64::Engine as _;
 use rand::RngCore as _;
+use sha2::{Digest, Sha256};
 
 use super::errors::PageError;
+use crate::http::identity::request_token;
 use crate::http::AppState;
 
 /// The cookie holding the token.
@@ -30,6 +39,25 @@ pub fn new_token() -> String {
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The token of a signed-in session: derived from its session token, so it
+/// changes with every login and cannot be computed without that token.
+pub fn session_token(session: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(b"gavel csrf v1\0");
+    hasher.update(session.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hasher.finalize())
+}
+
+/// The token a form from this request must carry: the session's when
+/// `signed_in`, else the anonymous cookie's (None when there is none).
+pub fn expected_token(req: &HttpRequest, signed_in: bool) -> Option<String> {
+    if signed_in {
+        request_token(req).map(|(token, _)| session_token(&token))
+    } else {
+        cookie_token(req)
+    }
 }
 
 /// The request's token cookie, when it looks like one of ours.
@@ -82,20 +110,26 @@ fn same_site_request(req: &HttpRequest, state: &AppState) -> bool {
     }
 }
 
-/// Checks a POST: same site, and the form's token equals the cookie's.
-pub fn verify(req: &HttpRequest, state: &AppState, form_token: &str) -> Result<(), PageError> {
+/// Checks a POST: same site, and the form's token equals the expected one
+/// (the session's when `signed_in`, else the cookie's).
+pub fn verify(
+    req: &HttpRequest,
+    state: &AppState,
+    signed_in: bool,
+    form_token: &str,
+) -> Result<(), PageError> {
     if !same_site_request(req, state) {
         tracing::warn!(path = %req.path(), "cross-site form POST refused");
         return Err(PageError::Forbidden(
             "This form was sent from another site, so it was refused.".into(),
         ));
     }
-    let Some(cookie) = cookie_token(req) else {
+    let Some(expected) = expected_token(req, signed_in) else {
         return Err(PageError::Forbidden(
             "This form has expired. Go back, reload the page and try again.".into(),
         ));
     };
-    if form_token.is_empty() || !constant_time_eq(cookie.as_bytes(), form_token.as_bytes()) {
+    if form_token.is_empty() || !constant_time_eq(expected.as_bytes(), form_token.as_bytes()) {
         tracing::warn!(path = %req.path(), "form POST with a bad CSRF token refused");
         return Err(PageError::Forbidden(
             "This form has expired. Go back, reload the page and try again.".into(),
@@ -115,6 +149,16 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a.len(), 43);
         assert!(a.bytes().all(is_token_byte));
+    }
+
+    #[test]
+    fn session_tokens_are_derived_per_session_and_look_like_cookie_tokens() {
+        let a = session_token("session-a");
+        assert_eq!(a, session_token("session-a"));
+        assert_ne!(a, session_token("session-b"));
+        assert_eq!(a.len(), 43);
+        assert!(a.bytes().all(is_token_byte));
+        assert_ne!(a, crate::auth::token::hash_token("session-a"));
     }
 
     #[test]

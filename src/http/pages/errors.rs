@@ -1,5 +1,5 @@
 //! Errors of the page handlers, answered as HTML pages from
-//! `templates/error.html` (404, 403, 400, 503, 500), or as a redirect to the
+//! `templates/error.html` (404, 403, 400, 429, 503, 500), or as a redirect to the
 //! login page. Internal causes are logged where they happen, never shown.
 
 use actix_web::http::{header, StatusCode};
@@ -22,6 +22,11 @@ pub enum PageError {
     NotFound(&'static str),
     /// 405: this method is not served here.
     MethodNotAllowed,
+    /// 429 with `Retry-After` (seconds) when known: too many requests.
+    TooManyRequests {
+        text: String,
+        retry_after: Option<u64>,
+    },
     /// 503: storage is down; try again.
     Unavailable,
     /// 500: a bug; logged where it happened.
@@ -32,7 +37,9 @@ impl std::fmt::Display for PageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::LoginRequired { next } => write!(f, "login required for {next}"),
-            Self::BadRequest(text) | Self::Forbidden(text) => f.write_str(text),
+            Self::BadRequest(text) | Self::Forbidden(text) | Self::TooManyRequests { text, .. } => {
+                f.write_str(text)
+            }
             Self::NotFound(what) => write!(f, "no such {what}"),
             Self::MethodNotAllowed => f.write_str("method not allowed"),
             Self::Unavailable => f.write_str("unavailable"),
@@ -51,6 +58,10 @@ impl From<ApiError> for PageError {
             StatusCode::NOT_FOUND => Self::NotFound("page"),
             StatusCode::UNAUTHORIZED => Self::LoginRequired { next: "/".into() },
             StatusCode::FORBIDDEN => Self::Forbidden(sentence(&message)),
+            StatusCode::TOO_MANY_REQUESTS => Self::TooManyRequests {
+                text: sentence(&message),
+                retry_after: error.retry_after_secs(),
+            },
             StatusCode::SERVICE_UNAVAILABLE => Self::Unavailable,
             status if status.is_server_error() => Self::Internal,
             _ => Self::BadRequest(sentence(&message)),
@@ -101,6 +112,11 @@ impl PageError {
                 StatusCode::NOT_FOUND,
                 "Page not found",
                 format!("There is no such {what} here. It may have been moved, or the address has a typo."),
+            ),
+            Self::TooManyRequests { text, .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many requests",
+                text.clone(),
             ),
             Self::MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -155,7 +171,18 @@ impl ResponseError for PageError {
                 .finish();
         }
         let (status, heading, detail) = self.parts();
-        error_page(status, heading, detail)
+        let mut response = error_page(status, heading, detail);
+        if let Self::TooManyRequests {
+            retry_after: Some(secs),
+            ..
+        } = self
+        {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                actix_web::http::header::HeaderValue::from(*secs),
+            );
+        }
+        response
     }
 }
 

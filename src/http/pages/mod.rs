@@ -7,7 +7,8 @@
 //! bids live over the WebSocket of docs/api.md.
 //!
 //! - [`context`]: the request context (user, CSRF token, flash) and responses.
-//! - [`csrf`]: the double-submit token and origin check on every form.
+//! - [`csrf`]: the form token (the session's, or a double-submit cookie's
+//!   before login) and the origin check on every form.
 //! - [`render`]: formatting, the layout, page headers.
 //! - [`errors`]: HTML error pages (404, 403, 500 …).
 //! - [`auth`]: register, log in, log out.

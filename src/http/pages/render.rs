@@ -284,19 +284,38 @@ pub fn render_to_string<T: Template>(template: &T) -> Result<String, PageError> 
     })
 }
 
-/// Only local paths may be redirect targets (no open redirects).
+/// Only local paths may be redirect targets (no open redirects): `next` is
+/// cleaned up as a browser's URL parser would (leading and trailing C0
+/// controls and spaces removed, tabs and line breaks removed anywhere, `\`
+/// read as `/`), and what remains must be a path starting with exactly one
+/// `/`. Anything else (`//host`, `/\host`, `https:…`, `javascript:…`, a
+/// relative path) becomes `/`.
 pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(path)
-            if path.starts_with('/')
-                && !path.starts_with("//")
-                && !path.starts_with("/\\")
-                && !path.contains(['\r', '\n']) =>
-        {
-            path.to_owned()
-        }
-        _ => "/".to_owned(),
+    next.and_then(local_path).unwrap_or_else(|| "/".to_owned())
+}
+
+fn local_path(next: &str) -> Option<String> {
+    let cleaned: String = next
+        .trim_matches(|c: char| c <= ' ')
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .map(|c| if c == '\\' { '/' } else { c })
+        .collect();
+    let rest = cleaned.strip_prefix('/')?;
+    if rest.starts_with('/') {
+        return None;
     }
+    // The `Location` header gets visible ASCII only: the rest is
+    // percent-encoded, which the browser reads as the same path.
+    let mut path = String::with_capacity(cleaned.len());
+    for byte in cleaned.bytes() {
+        if (0x21..=0x7e).contains(&byte) {
+            path.push(char::from(byte));
+        } else {
+            path.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    Some(path)
 }
 
 /// Percent-encodes a value for a query string.
@@ -339,13 +358,61 @@ mod tests {
         assert!(parse_money("99999999999999").is_err());
     }
 
+    /// `next` values that a browser would take to another host or scheme
+    /// (or that are no path at all).
+    const HOSTILE_NEXT: &[&str] = &[
+        "//evil.example",
+        "//evil.example/x",
+        "/\t/evil.example/x",
+        "/\t\\evil.example",
+        "/\n/evil.example",
+        "/\r/evil.example",
+        "/\r\n/evil.example",
+        "\t//evil.example",
+        " //evil.example",
+        "\u{0}//evil.example",
+        "\u{1f}/\\evil.example",
+        "/\\evil.example",
+        "\\/evil.example",
+        "\\\\evil.example",
+        "\\evil.example",
+        "https://evil.example",
+        "https:evil.example",
+        "http:/evil.example",
+        "HTTPS://evil.example",
+        "javascript:alert(1)",
+        "JavaScript:alert(1)",
+        "java\tscript:alert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "evil.example",
+        "",
+        "  ",
+        "/",
+        "///evil.example",
+        "/\t\t/evil.example",
+    ];
+
     #[test]
     fn only_local_paths_are_redirect_targets() {
         assert_eq!(safe_next(Some("/auctions/x")), "/auctions/x");
-        assert_eq!(safe_next(Some("//evil.example")), "/");
-        assert_eq!(safe_next(Some("https://evil.example")), "/");
-        assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        assert_eq!(safe_next(Some("/me/bids?tab=2#top")), "/me/bids?tab=2#top");
         assert_eq!(safe_next(None), "/");
+        for next in HOSTILE_NEXT {
+            let target = safe_next(Some(next));
+            assert!(
+                target.starts_with('/') && !target[1..].starts_with('/'),
+                "{next:?} -> {target:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_local_path_is_cleaned_as_a_browser_would() {
+        assert_eq!(safe_next(Some(" /auctions/x\t")), "/auctions/x");
+        assert_eq!(safe_next(Some("/auc\ntions/x")), "/auctions/x");
+        assert_eq!(safe_next(Some("/a\\b")), "/a/b");
+        assert_eq!(safe_next(Some("/a b/é")), "/a%20b/%C3%A9");
+        assert_eq!(safe_next(Some("/a\u{b}b")), "/a%0Bb");
     }
 
     #[test]
