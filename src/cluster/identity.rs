@@ -1,6 +1,8 @@
 //! Changes to who a connection speaks for, told to every open connection on
-//! every node: a logout ends one session, a ban ends every session of a user
-//! (and an unban, like a ban, makes actors forget cached ban statuses).
+//! every node: a logout ends one session (the socket then speaks for nobody);
+//! a ban marks every socket of the user as banned, so each bid it sends is
+//! refused `banned` (an unban lifts that); both make actors forget cached
+//! ban statuses.
 //!
 //! Locally a broadcast channel carries them; with Redis, the node that made
 //! the change also publishes it on `{prefix}identity` and every other node
@@ -21,20 +23,28 @@ const CAPACITY: usize = 1024;
 pub enum IdentityChange {
     /// The session with this token hash ended (logout).
     SessionEnded { token_hash: String },
-    /// Every session of this user ended: the user was banned.
+    /// The user was banned: every socket of theirs bids as a banned user.
     Banned { user: UserId },
-    /// The user was unbanned (their sessions had ended already).
+    /// The user was unbanned.
     Unbanned { user: UserId },
 }
 
 impl IdentityChange {
-    /// Whether a connection opened with `token_hash` for `user` loses its
+    /// Whether a connection opened with the session `token_hash` loses its
     /// identity through this change.
-    pub fn ends(&self, user: UserId, token_hash: &str) -> bool {
+    pub fn ends_session(&self, token_hash: &str) -> bool {
         match self {
             Self::SessionEnded { token_hash: ended } => ended == token_hash,
-            Self::Banned { user: banned } => *banned == user,
-            Self::Unbanned { .. } => false,
+            Self::Banned { .. } | Self::Unbanned { .. } => false,
+        }
+    }
+
+    /// The user's new ban status, when this change is about one.
+    pub fn ban_status_of(&self, user: UserId) -> Option<bool> {
+        match self {
+            Self::Banned { user: banned } if *banned == user => Some(true),
+            Self::Unbanned { user: unbanned } if *unbanned == user => Some(false),
+            _ => None,
         }
     }
 }
@@ -69,18 +79,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_logout_ends_only_its_session_and_a_ban_every_session_of_the_user() {
+    fn a_logout_ends_only_its_session_and_a_ban_marks_every_session_of_the_user() {
         let user = uuid::Uuid::new_v4();
         let other = uuid::Uuid::new_v4();
         let logout = IdentityChange::SessionEnded {
             token_hash: "h1".into(),
         };
-        assert!(logout.ends(user, "h1"));
-        assert!(!logout.ends(user, "h2"));
+        assert!(logout.ends_session("h1"));
+        assert!(!logout.ends_session("h2"));
         let ban = IdentityChange::Banned { user };
-        assert!(ban.ends(user, "h1") && ban.ends(user, "h2"));
-        assert!(!ban.ends(other, "h1"));
-        assert!(!IdentityChange::Unbanned { user }.ends(user, "h1"));
+        assert!(
+            !ban.ends_session("h1"),
+            "a banned socket keeps its identity"
+        );
+        assert_eq!(ban.ban_status_of(user), Some(true));
+        assert_eq!(ban.ban_status_of(other), None);
+        assert_eq!(
+            IdentityChange::Unbanned { user }.ban_status_of(user),
+            Some(false)
+        );
     }
 
     #[test]

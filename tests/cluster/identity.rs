@@ -1,7 +1,7 @@
-//! A ban or a logout made on one node ends the identity of the sockets
-//! opened with that session on every other node within 100 ms (issue 11):
-//! their next bid is answered `unauthenticated`, while another bidder's
-//! socket on the same node keeps bidding.
+//! A ban or a logout made on one node reaches the sockets on every other
+//! node within 100 ms: the banned bidder's next bid there is answered
+//! `banned`, the logged-out session's `unauthenticated`, while another
+//! bidder's socket on the same node keeps bidding.
 
 use std::time::{Duration, Instant};
 
@@ -64,7 +64,7 @@ async fn a_ban_or_a_logout_on_one_node_ends_sockets_on_the_others_within_100_ms(
     let outcome = banned_ws.bid(&auction, "banned-after", amount + 1000).await;
     assert_eq!(
         outcome.code(),
-        Some("unauthenticated"),
+        Some("banned"),
         "a banned bidder's socket on another node, 100 ms after the ban: {outcome:?}"
     );
 

@@ -140,9 +140,10 @@ struct Subscription {
     cursor: FeedCursor,
 }
 
-/// Who a socket speaks for, until a logout, a ban or expiry ends it; the
-/// socket then stays open as an anonymous one (it may watch, and its bids
-/// are answered `unauthenticated`).
+/// Who a socket speaks for, until a logout or expiry ends it; the socket
+/// then stays open as an anonymous one (it may watch, and its bids are
+/// answered `unauthenticated`). A ban keeps the identity but marks it
+/// banned: its bids are answered `banned`.
 struct Identity {
     user: User,
     token_hash: String,
@@ -274,16 +275,27 @@ impl Connection {
             return;
         };
         match change {
-            Ok(change) if change.ends(identity.user.id, &identity.token_hash) => {
+            Ok(change) if change.ends_session(&identity.token_hash) => {
                 self.end_identity("session ended");
             }
-            Ok(_) | Err(broadcast::error::RecvError::Closed) => {}
+            Ok(change) => {
+                if let Some(banned) = change.ban_status_of(identity.user.id) {
+                    if let Some(identity) = self.identity.as_mut() {
+                        identity.user.banned = banned;
+                    }
+                }
+            }
+            Err(broadcast::error::RecvError::Closed) => {}
             Err(broadcast::error::RecvError::Lagged(_)) => {
                 // Changes were missed: ask the store whether ours is live.
                 let hash = identity.token_hash.clone();
                 match self.state.store.session_user(&hash, Utc::now()).await {
-                    Ok(Some((user, _))) if !user.banned => {}
-                    Ok(_) => self.end_identity("session ended"),
+                    Ok(Some((user, _))) => {
+                        if let Some(identity) = self.identity.as_mut() {
+                            identity.user = user;
+                        }
+                    }
+                    Ok(None) => self.end_identity("session ended"),
                     Err(error) => {
                         tracing::warn!(error = %error, "could not recheck a session; ending it");
                         self.end_identity("session could not be checked");
