@@ -73,6 +73,15 @@ impl Application {
                 .context("opening the database")?,
             STORE_CALL_LIMIT,
         ));
+        let alias_key = store
+            .server_secret("bidder_alias_key")
+            .await
+            .context("reading the bidder alias key")?;
+        if !crate::domain::alias::install_key(alias_key.as_bytes()) {
+            tracing::warn!(
+                "another database's alias key is in use in this process; aliases follow that one"
+            );
+        }
         let accounts = Accounts::new(
             Arc::clone(&store),
             chrono::Duration::hours(config.session_hours.max(1)),

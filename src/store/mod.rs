@@ -84,6 +84,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Option<(User, DateTime<Utc>)>>;
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
 
+    /// The server secret `name` (hex), generated and stored on first use, so
+    /// every node and restart on this database shares it.
+    async fn server_secret(&self, name: &str) -> StoreResult<String>;
+
     // --- auctions ---
     async fn create_auction(&self, auction: &AuctionRecord) -> StoreResult<()>;
     async fn auction(&self, id: AuctionId) -> StoreResult<Option<AuctionRecord>>;

@@ -550,6 +550,29 @@ impl Store for SqlStore {
             .transpose()
     }
 
+    async fn server_secret(&self, name: &str) -> StoreResult<String> {
+        use rand::RngCore as _;
+        let mut fresh = [0_u8; 32];
+        rand::thread_rng().fill_bytes(&mut fresh);
+        let fresh: String = fresh.iter().map(|b| format!("{b:02x}")).collect();
+        // The first node to get here wins; everyone reads the winner.
+        sqlx::query(
+            "INSERT INTO server_secrets (name, value) VALUES ($1, $2) \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(&fresh)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        let row = sqlx::query("SELECT value FROM server_secrets WHERE name = $1")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_error)?;
+        get(&row, "value")
+    }
+
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(token_hash)

@@ -126,6 +126,7 @@ timed_store! {
         set_user_banned(id: UserId, banned: bool) -> Option<User>;
         create_session(session: &NewSession) -> ();
         delete_session(token_hash: &str) -> ();
+        server_secret(name: &str) -> String;
         create_auction(auction: &AuctionRecord) -> ();
         commit_batch(batch: &CommitBatch) -> ();
         claim_auction(auction: AuctionId, epoch: i64) -> bool;

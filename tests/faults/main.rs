@@ -23,6 +23,7 @@ mod mounts;
 mod process;
 mod support;
 
+mod aliases;
 mod db_outage;
 mod disk;
 mod fd_exhaustion;
