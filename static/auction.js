@@ -23,6 +23,11 @@
   const currency = state.currency;
   const myAlias = root.dataset.myAlias || "";
   const HISTORY_ROWS = 300;
+  // Whether this viewer has bid here (then their standing is shown), and
+  // their own maximum while they lead (known from the page or their bids).
+  let iBid = root.dataset.iBid === "true";
+  let myCeiling = root.dataset.myCeiling ? Number(root.dataset.myCeiling) : null;
+  const baseTitle = document.title;
 
   const $ = function (id) {
     return document.getElementById(id);
@@ -30,6 +35,12 @@
   const el = {
     price: $("price"),
     leader: $("leader"),
+    leaderLabel: $("leader-label"),
+    standing: $("my-standing"),
+    bidHeading: $("bid-heading"),
+    myMaxLine: $("my-max-line"),
+    myMax: $("my-max"),
+    maxLabel: $("bid-max-label"),
     count: $("bid-count"),
     minNext: $("min-next"),
     minNextRow: $("min-next-row"),
@@ -92,9 +103,99 @@
         ? "Sold to you for " + money(state.current_price) + ". Congratulations!"
         : "Sold to " + state.winner + " for " + money(state.current_price) + ".";
     }
-    return state.bid_count > 0
-      ? "Ended without a winner: the reserve price was not met."
-      : "Ended with no bids.";
+    return state.bid_count > 0 ? "Not sold: the reserve was not met." : "Not sold: there were no bids.";
+  }
+
+  function leading() {
+    return !!myAlias && state.status === "open" && state.leader === myAlias;
+  }
+
+  /**
+   * The viewer's standing, from the state alone, so it follows every event:
+   * { kind, text, title } or null when they have not bid.
+   */
+  function standing() {
+    if (!iBid || !myAlias) return null;
+    const price = money(state.current_price);
+    switch (state.status) {
+      case "open":
+      case "scheduled":
+        if (state.leader === myAlias) {
+          return { kind: "leading", title: "Leading", text: "You are leading at " + price + "." };
+        }
+        return {
+          kind: "outbid",
+          title: "Outbid!",
+          text: "You have been outbid. The price is now " + price + "; bid at least " +
+            money(state.min_next_bid) + " to lead again.",
+        };
+      case "closed":
+        if (state.winner === myAlias) {
+          return { kind: "won", title: "Won", text: "You won this lot for " + price + "." };
+        }
+        if (state.winner) {
+          return { kind: "lost", title: "Lost", text: "You did not win: it sold to " + state.winner + " for " + price + "." };
+        }
+        return { kind: "ended", title: "Not sold", text: "Not sold: " + (state.bid_count > 0 ? "the reserve was not met." : "there were no bids.") };
+      case "cancelled":
+        return { kind: "ended", title: "Cancelled", text: "This auction was cancelled; your bids no longer count." };
+      default:
+        return null;
+    }
+  }
+
+  let shownStanding = null;
+
+  function renderStanding() {
+    const now = standing();
+    const kind = now ? now.kind : null;
+    if (el.standing) {
+      el.standing.hidden = !now;
+      el.standing.className = "standing" + (now ? " standing-" + now.kind : "");
+      if (now && el.standing.textContent !== now.text) el.standing.textContent = now.text;
+    }
+    document.title = now ? now.title + " · " + baseTitle : baseTitle;
+    // An answer that said "leading" is stale once the lead is gone.
+    if (shownStanding === "leading" && kind !== "leading" && el.answer &&
+        el.answer.classList.contains("answer-success") && pending.size === 0) {
+      el.answer.textContent = "";
+      el.answer.className = "answer";
+    }
+    shownStanding = kind;
+  }
+
+  /** The bid box offers a leader to raise their maximum, others to bid. */
+  let bidMode = null;
+  let offline = false;
+
+  function reviewLabel() {
+    const base = leading() ? "Review new maximum" : "Review bid";
+    return offline ? base + " (offline: it will be queued)" : base;
+  }
+
+  function renderBidMode() {
+    if (!el.bidBox) return;
+    const raise = leading();
+    const mode = raise ? "raise" : "bid";
+    if (bidMode !== mode) {
+      bidMode = mode;
+      el.bidBox.dataset.mode = mode;
+      if (el.bidHeading) el.bidHeading.textContent = raise ? "Raise your maximum" : "Place a bid";
+      if (el.maxLabel) {
+        el.maxLabel.textContent = raise ? "Your new maximum (" + currency + ")" : "Bid up to ";
+        if (!raise) {
+          const optional = document.createElement("span");
+          optional.className = "optional";
+          optional.textContent = "(optional)";
+          el.maxLabel.appendChild(optional);
+        }
+      }
+      if (el.review) el.review.textContent = reviewLabel();
+    }
+    if (el.myMaxLine) {
+      el.myMaxLine.hidden = !(raise && myCeiling !== null);
+      if (raise && myCeiling !== null && el.myMax) el.myMax.textContent = money(myCeiling);
+    }
   }
 
   // ---- rendering the state -------------------------------------------------------
@@ -115,7 +216,14 @@
         el.price.classList.add("flash-up");
       }
     }
-    el.leader.textContent = leaderText(state.leader);
+    if (state.status === "closed") {
+      if (el.leaderLabel) el.leaderLabel.textContent = "Winner";
+      el.leader.textContent = state.winner ? leaderText(state.winner) : "None";
+    } else {
+      if (el.leaderLabel) el.leaderLabel.textContent = "Leader";
+      el.leader.textContent = leaderText(state.leader);
+    }
+    if (!isLive() && el.historyEmpty) el.historyEmpty.textContent = "No bids.";
     el.count.textContent = Gavel.plural(state.bid_count, "bid");
     el.minNext.textContent = money(state.min_next_bid);
     if (el.minHint) el.minHint.textContent = money(state.min_next_bid);
@@ -158,6 +266,8 @@
     if (el.result.textContent !== result) el.result.textContent = result;
 
     updateBidAvailability();
+    renderStanding();
+    renderBidMode();
     rendered = true;
   }
 
@@ -207,7 +317,10 @@
   function addHistoryRow(bid) {
     const row = document.createElement("tr");
     const mine = myAlias && bid.bidder === myAlias;
-    if (mine) row.classList.add("mine");
+    if (mine) {
+      row.classList.add("mine");
+      iBid = true;
+    }
     row.classList.add("new");
 
     const when = document.createElement("td");
@@ -391,8 +504,11 @@
   }
 
   function describePlan(amount, max) {
-    const leading = myAlias && state.leader === myAlias;
-    let text = leading ? "You are already leading; only a higher maximum changes anything. " : "";
+    if (leading()) {
+      return "You raise your maximum to " + money(max) + ". You stay the leader at " + money(state.current_price) +
+        " (unless the reserve needs a higher price); Gavel bids for you up to " + money(max) + " when someone else bids.";
+    }
+    let text = "";
     if (max !== null && max > amount) {
       text +=
         "You are bidding " + money(amount) + " and let Gavel bid for you up to " + money(max) +
@@ -415,7 +531,9 @@
       case "auction_not_open":
         return "This auction is not open for bids.";
       case "already_leading":
-        return "You are already leading. To bid more now, raise your “bid up to” maximum.";
+        return myCeiling !== null
+          ? "Your maximum is already " + money(myCeiling) + ": enter a higher one to raise it."
+          : "You are already leading: enter a higher maximum to raise it.";
       case "banned":
         return "Your account is banned from bidding.";
       case "rate_limited":
@@ -454,6 +572,15 @@
   let planned = null; // { amount, max } while the confirmation is shown
 
   function readForm() {
+    if (leading()) {
+      const maxText = el.max.value.trim();
+      const max = maxText === "" ? null : Gavel.parseMoney(maxText);
+      if (max === null) return { error: "Enter your new maximum as an amount, like 50.00." };
+      if (myCeiling !== null && max <= myCeiling) {
+        return { error: "Your maximum is already " + money(myCeiling) + ": enter a higher one." };
+      }
+      return { amount: max, max: max };
+    }
     const amount = Gavel.parseMoney(el.amount.value);
     if (amount === null) return { error: "Enter your bid as an amount, like " + Gavel.moneyInput(state.min_next_bid) + "." };
     const maxText = el.max.value.trim();
@@ -523,14 +650,14 @@
   function placeBid(plan) {
     const requestId = newRequestId();
     hideConfirmation(false);
-    if (!live.isOpen()) {
-      showAnswer("info", "Sending your bid…");
-      submitPlainForm(requestId, plan);
-      return;
-    }
     pending.set(requestId, { kind: "bid", amount: plan.amount, max: plan.max, tries: 0, timer: null });
-    showAnswer("info", "Sending your bid…");
-    sendBid(requestId);
+    if (!live.isOpen()) {
+      // Queued with its request_id and sent on reconnect: it counts once.
+      showAnswer("info", "Not connected: your bid is queued and will be sent as soon as the connection is back (it counts only once).");
+    } else {
+      showAnswer("info", "Sending your bid…");
+      sendBid(requestId);
+    }
     amountEdited = false;
     if (el.max) el.max.value = "";
   }
@@ -545,12 +672,20 @@
     const request = pending.get(result.request_id);
     if (!request) return;
     settle(result.request_id);
+    iBid = true;
+    if (result.status === "leading" && request.max !== null && request.max !== undefined) {
+      myCeiling = Math.max(myCeiling || 0, request.max);
+    } else if (result.status === "leading" && request.amount !== undefined) {
+      myCeiling = Math.max(myCeiling || 0, request.amount);
+    }
     if (request.kind === "buy_now") {
       showBuyAnswer("success", "You bought it for " + money(result.current_price) + ". The auction has ended.");
       return;
     }
     if (result.status === "leading") {
       showAnswer("success", "You are leading at " + money(result.current_price) + ".");
+      // The state follows with the bid's event (answers come first).
+      renderBidMode();
     } else {
       showAnswer(
         "error",
@@ -625,13 +760,13 @@
       showBuyAnswer("error", describeBuyNowRejection({ code: isLive() ? "buy_now_unavailable" : "auction_not_open" }));
       return;
     }
-    showBuyAnswer("info", "Buying…");
-    if (!live.isOpen()) {
-      submitPlainBuyNow(requestId);
-      return;
-    }
     pending.set(requestId, { kind: "buy_now", tries: 0, timer: null });
     updateBuyNow();
+    if (!live.isOpen()) {
+      showBuyAnswer("info", "Not connected: your purchase is queued and will be sent as soon as the connection is back (it counts only once).");
+      return;
+    }
+    showBuyAnswer("info", "Buying…");
     sendBid(requestId);
   }
 
@@ -687,6 +822,13 @@
     render();
   });
 
+  /** While disconnected the review buttons say so (a bid is then queued). */
+  function showOffline(isOffline) {
+    offline = isOffline;
+    if (el.review) el.review.textContent = reviewLabel();
+    if (el.yes) el.yes.textContent = offline ? "Confirm (sent when back online)" : "Confirm bid";
+  }
+
   // ---- start ------------------------------------------------------------------------
   const live = new Gavel.Live({
     onFrame: function (frame) {
@@ -708,11 +850,16 @@
       }
     },
     onOpen: function () {
-      // Bids sent before a disconnect are resent with their request_id:
-      // each is answered once and placed at most once.
-      pending.forEach(function (_, requestId) {
+      showOffline(false);
+      // Bids sent (or queued) before a disconnect are sent with their
+      // request_id: each is answered once and placed at most once.
+      pending.forEach(function (request, requestId) {
+        answerFor(request)("info", request.kind === "buy_now" ? "Buying…" : "Sending your bid…");
         sendBid(requestId);
       });
+    },
+    onClose: function () {
+      showOffline(true);
     },
   });
 

@@ -202,7 +202,7 @@
 
   /** Shows the connection state in every [data-conn] indicator, except those
    *  of a page whose auction ended (`data-ended`). */
-  Gavel.showConnection = function (state, detail) {
+  Gavel.showConnection = function (state, detail, retryNow) {
     document.querySelectorAll("[data-conn]").forEach(function (el) {
       if (el.dataset.ended === "true") return;
       el.hidden = false;
@@ -210,6 +210,19 @@
       const text = el.querySelector(".conn-text");
       if (text) text.textContent = detail || STATE_TEXT[state] || state;
       el.title = state === "live" ? "Prices update live" : "Prices may be out of date";
+      // "Retry now" while waiting to reconnect.
+      let retry = el.querySelector(".conn-retry");
+      if (retryNow && !retry) {
+        retry = document.createElement("button");
+        retry.type = "button";
+        retry.className = "conn-retry link-button";
+        retry.textContent = "Retry now";
+        el.appendChild(retry);
+      }
+      if (retry) {
+        retry.hidden = !retryNow;
+        retry.onclick = retryNow || null;
+      }
     });
   };
 
@@ -222,10 +235,13 @@
    * One WebSocket with subscriptions and automatic reconnection.
    * options.onFrame(frame): every parsed server frame.
    * options.onOpen(): after (re)connecting and resubscribing.
+   * options.onClose(): when the connection is lost (a reconnect follows).
    */
   Gavel.Live = function (options) {
     this.onFrame = options.onFrame || function () {};
     this.onOpen = options.onOpen || function () {};
+    this.onClose = options.onClose || function () {};
+    this.countdownTimer = null;
     this.subscriptions = new Map(); // auction id → last seen seq (null: none yet)
     this.socket = null;
     this.attempt = 0;
@@ -336,6 +352,7 @@
       if (live.socket !== socket) return;
       live.socket = null;
       clearTimeout(live.stableTimer);
+      live.onClose();
       live.scheduleReconnect();
     };
     socket.onerror = function () {
@@ -348,16 +365,28 @@
     const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * Math.pow(2, this.attempt));
     const delay = ceiling / 2 + Math.random() * (ceiling / 2);
     this.attempt = Math.min(this.attempt + 1, 16);
-    const seconds = Math.max(1, Math.round(delay / 1000));
-    Gavel.showConnection("reconnecting", "Reconnecting in " + seconds + " s…");
     const live = this;
+    const due = Date.now() + delay;
+    const retryNow = function () {
+      live.reconnectNow();
+    };
+    // Count down to the next attempt, second by second.
+    const show = function () {
+      const seconds = Math.max(1, Math.ceil((due - Date.now()) / 1000));
+      Gavel.showConnection("reconnecting", "Reconnecting in " + seconds + " s…", retryNow);
+    };
+    show();
+    clearInterval(this.countdownTimer);
+    this.countdownTimer = setInterval(show, 250);
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(function () {
+      clearInterval(live.countdownTimer);
       live.connect();
     }, delay);
   };
 
   Gavel.Live.prototype.reconnectNow = function () {
+    clearInterval(this.countdownTimer);
     if (this.isOpen()) return;
     if (this.socket) {
       const old = this.socket;

@@ -246,6 +246,9 @@ pub async fn events(
     }
     let slot = state.open_stream(&req)?;
     let record = load(&state, &id).await?;
+    // An id past the auction's last event (one from another database, say)
+    // cannot be resumed from: such a client starts over with a snapshot.
+    let last_event_id = last_event_id.filter(|seq| *seq <= record.auction.state.seq);
     if let Some(seq) = last_event_id {
         state.take_replay_budget(req.peer_addr(), record.auction.state.seq - seq)?;
     }

@@ -11,6 +11,7 @@ use crate::clients::{sse_data, sse_seq, SseClient, WsClient, WsEnd};
 use crate::helpers::{AuctionBuilder, TestApp};
 
 crate::on_both_backends!(
+    a_resume_point_past_the_last_event_starts_over_with_a_snapshot,
     ws_bidders_and_sse_watchers_see_one_gapless_sequence_equal_to_the_database,
     sse_resumes_from_the_middle_with_last_event_id,
     sse_stream_carries_the_contract_headers_snapshot_and_retry,
@@ -612,4 +613,29 @@ async fn a_ban_stops_an_open_socket_from_bidding_at_once() {
     let refused = ws.next_of("bid_error").await;
     assert_eq!(refused["error"]["code"], "banned", "{refused}");
     assert_eq!(app.snapshot(&id).await["current_price"], 1000);
+}
+
+/// A `Last-Event-ID` (or `after_seq`) past the auction's last event, such as
+/// one kept from another database, is answered with a snapshot, so the
+/// client learns where things stand instead of waiting in silence.
+async fn a_resume_point_past_the_last_event_starts_over_with_a_snapshot(app: TestApp) {
+    let id = app.create_auction(AuctionBuilder::new()).await["id"]
+        .as_str()
+        .expect("an id")
+        .to_string();
+    let (_, token) = app.bidder("ahead").await;
+    let (status, _) = app.bid(&token, &id, "one", 1000, None).await;
+    assert_eq!(status, 200);
+    let mut feed = SseClient::connect(&app, &id, Some(999)).await;
+    let first = feed.next().await;
+    assert_eq!(first.event, "snapshot", "{first:?}");
+    assert_eq!(sse_seq(&first), 1);
+    let mut socket = WsClient::connect(&app, None, None).await.expect("socket");
+    socket
+        .send(&json!({"type": "subscribe", "auction_id": id, "after_seq": 999}))
+        .await;
+    let frame = socket.next().await;
+    assert_eq!(frame["type"], "snapshot", "{frame}");
+    assert_eq!(frame["auction"]["seq"], 1, "{frame}");
+    app.stop().await;
 }

@@ -15,3 +15,4 @@ mod admin;
 mod bidding;
 mod buy_now;
 mod pages;
+mod standing;

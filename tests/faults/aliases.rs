@@ -32,7 +32,10 @@ async fn aliases_survive_a_restart_and_are_not_the_unkeyed_hash() {
             .api
             .bid(&bidder.token, &auction, "first", 1000 + 100 * i as i64)
             .await;
-        assert!(matches!(&answer, Ok((status, _)) if status.is_success()), "{answer:?}");
+        assert!(
+            matches!(&answer, Ok((status, _)) if status.is_success()),
+            "{answer:?}"
+        );
     }
     let before: Vec<String> = server
         .api

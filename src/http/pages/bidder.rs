@@ -212,6 +212,11 @@ struct AuctionPage {
     bid_flash: Option<Flash>,
     buy_now_flash: Option<Flash>,
     login_link: String,
+    /// Whether the viewer has bid on this lot (their standing is shown).
+    i_bid: bool,
+    /// The viewer's own maximum while they lead (nobody else sees it).
+    my_ceiling: Option<Money>,
+    my_ceiling_text: String,
 }
 
 impl AuctionPage {
@@ -269,10 +274,8 @@ fn result_text(record: &AuctionRecord, status: &str, my_alias: &str) -> String {
                     format!("Sold to {alias} for {price}.")
                 }
             }
-            None if auction.state.bid_count > 0 => {
-                "Ended without a winner: the reserve price was not met.".into()
-            }
-            None => "Ended with no bids.".into(),
+            None if auction.state.bid_count > 0 => "Not sold: the reserve was not met.".into(),
+            None => "Not sold: there were no bids.".into(),
         },
         _ => String::new(),
     }
@@ -324,6 +327,17 @@ pub async fn show(ctx: PageCtx, id: web::Path<String>) -> Result<HttpResponse, P
         });
     }
     history.reverse();
+    let viewer_leads = ctx
+        .user
+        .as_ref()
+        .and_then(|user| auction.state.leader.filter(|leader| leader.user == user.id));
+    let i_bid = viewer_leads.is_some()
+        || history.iter().any(|row| row.is_me)
+        || ctx
+            .user
+            .as_ref()
+            .is_some_and(|user| auction.state.winner == Some(user.id));
+    let my_ceiling = viewer_leads.map(|leader| leader.ceiling);
     let history_truncated = after > 0 && (history.len() as i64) < auction.state.bid_count;
 
     let chart_end = if snapshot.status == "open" {
@@ -398,6 +412,11 @@ pub async fn show(ctx: PageCtx, id: web::Path<String>) -> Result<HttpResponse, P
         bid_flash,
         buy_now_flash,
         login_link: format!("/login?next=/auctions/{}", record.id),
+        i_bid,
+        my_ceiling,
+        my_ceiling_text: my_ceiling
+            .map(|c| money(c, &record.currency))
+            .unwrap_or_default(),
         snapshot_json,
         points_json,
         my_alias,
@@ -713,6 +732,7 @@ fn standing(record: &AuctionRecord, user: &User, status: &str) -> (&'static str,
     match status {
         "cancelled" => ("cancelled", "Cancelled"),
         "closed" if state.winner == Some(user.id) => ("won", "Won"),
+        "closed" if state.winner.is_none() => ("not-sold", "Not sold"),
         "closed" => ("lost", "Lost"),
         _ if state.leader.is_some_and(|l| l.user == user.id) => ("leading", "Leading"),
         _ => ("outbid", "Outbid"),

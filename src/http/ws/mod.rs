@@ -453,6 +453,9 @@ impl Connection {
                     .await;
             }
         };
+        // A seq past the auction's last event cannot be resumed from: the
+        // client starts over with a snapshot.
+        let after_seq = after_seq.filter(|seq| *seq <= record.auction.state.seq);
         let mut cursor = match after_seq {
             Some(seq) => FeedCursor::new(id, seq),
             None => {
