@@ -958,3 +958,42 @@ async fn the_csrf_token_from_before_login_no_longer_works_after_it() {
     assert_eq!(after.status, StatusCode::FORBIDDEN, "{}", after.body);
     app.stop().await;
 }
+
+/// The registration form names every problem at once, not only the first.
+#[actix_web::test]
+async fn the_registration_form_shows_every_error_at_once() {
+    let Some(db) = TestDatabase::new(Backend::Sqlite).await else {
+        return;
+    };
+    let app = TestApp::start(db.clone(), test_config(&db.url)).await;
+    let mut pages = Pages::new(&app);
+    let csrf = pages.csrf("/register").await;
+    let answer = pages
+        .post(
+            "/register",
+            &[
+                ("csrf", &csrf),
+                ("username", "x"),
+                ("password", "short"),
+                ("next", "/"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        answer.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        answer.body
+    );
+    assert!(
+        answer.body.contains("id=\"username-error\""),
+        "the username's error: {}",
+        answer.body
+    );
+    assert!(
+        answer.body.contains("id=\"password-error\""),
+        "the password's error: {}",
+        answer.body
+    );
+    app.stop().await;
+}

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use super::context::PageCtx;
 use super::errors::PageError;
 use super::render::{safe_next, Flash, Layout, Section};
+use crate::auth::accounts::{validate_password, validate_username};
 use crate::auth::AccountError;
 use crate::http::accounts::{expired_session_cookie, session_cookie};
 use crate::http::identity::request_token;
@@ -107,6 +108,22 @@ pub async fn register(
     if let Err(limited) = ctx.state.check_registration_rate(&req) {
         let fields = FieldErrors::form(rate_limited_message(&limited));
         return with_retry_after(page(StatusCode::TOO_MANY_REQUESTS, fields), &limited);
+    }
+    // Every problem at once, not only the first: each field checked alone.
+    let username_problem = validate_username(&username).err();
+    let password_problem = crate::auth::accounts::check_credentials_text("ok-name", &form.password)
+        .and_then(|()| validate_password(&username, &form.password))
+        .err();
+    if username_problem.is_some() || password_problem.is_some() {
+        let mut fields = FieldErrors::default();
+        for problem in username_problem.iter().chain(password_problem.iter()) {
+            if let Some(found) = FieldErrors::of(problem) {
+                fields.username = fields.username.or(found.username);
+                fields.password = fields.password.or(found.password);
+                fields.form = fields.form.or(found.form);
+            }
+        }
+        return page(StatusCode::UNPROCESSABLE_ENTITY, fields);
     }
     let accounts = &ctx.state.accounts;
     match accounts
