@@ -50,7 +50,11 @@
   };
 
   // ---- formatting --------------------------------------------------------
-  const lang = document.documentElement.lang || "en";
+  // Money and times in the reader's own locale (a Dutch reader sees
+  // "€ 1.234,50", an American "€1,234.50"), the page's language otherwise.
+  const lang = (navigator.languages && navigator.languages[0]) || navigator.language ||
+    document.documentElement.lang || "en";
+  Gavel.locale = lang;
   const moneyFormats = new Map();
 
   /** 12550, "EUR" → "€125.50" (always two decimals: amounts are cents). */
@@ -75,18 +79,43 @@
   };
 
   /** Minor units as a form value: 12550 → "125.50". */
+  let decimalMark = ".";
+  try {
+    const part = new Intl.NumberFormat(lang).formatToParts(1.5).find(function (p) {
+      return p.type === "decimal";
+    });
+    if (part && (part.value === "," || part.value === ".")) decimalMark = part.value;
+  } catch (_) {
+    // keep the dot
+  }
+
+  /** 12550 → "125.50" (or "125,50" where the reader writes a decimal comma). */
   Gavel.moneyInput = function (amount) {
-    return Math.floor(amount / 100) + "." + String(amount % 100).padStart(2, "0");
+    return Math.floor(amount / 100) + decimalMark + String(amount % 100).padStart(2, "0");
   };
 
-  /** "12", "12.5", "12,50", "1 234.00" → minor units, or null. */
+  /**
+   * What a reader types → minor units, or null. Either a dot or a comma may
+   * mark the cents (one or two digits after the last one); the other, or
+   * spaces and apostrophes, may group thousands: "12", "12.5", "12,50",
+   * "1 234.00", "1.234,56", "1,234.56", "1'234".
+   */
   Gavel.parseMoney = function (text) {
-    const cleaned = String(text).replace(/[\s_]/g, "");
-    const match = /^(\d{0,13})(?:[.,](\d{1,2}))?$/.exec(cleaned);
-    if (!cleaned || !match || (match[1] === "" && match[2] === undefined)) return null;
-    const whole = parseInt(match[1] || "0", 10);
-    const fraction = match[2] === undefined ? 0 : parseInt(match[2].padEnd(2, "0"), 10);
-    const amount = whole * 100 + fraction;
+    const cleaned = String(text).replace(/[\s_'\u2019\u00a0\u202f]/g, "");
+    const parts = /^(.*?)(?:([.,])(\d{1,2}))?$/.exec(cleaned);
+    if (!cleaned || !parts) return null;
+    let whole = parts[1];
+    const decimal = parts[2];
+    const cents = parts[3];
+    if (whole === "" && cents === undefined) return null;
+    if (/[.,]/.test(whole)) {
+      // Thousands groups: one kind of separator, other than the decimal one.
+      const group = /^\d{1,3}(([.,])\d{3})(\2\d{3})*$/.exec(whole);
+      if (!group || group[2] === decimal) return null;
+      whole = whole.replace(/[.,]/g, "");
+    }
+    if (!/^\d{0,13}$/.test(whole)) return null;
+    const amount = parseInt(whole || "0", 10) * 100 + (cents === undefined ? 0 : parseInt(cents.padEnd(2, "0"), 10));
     return amount >= 1 && amount <= 1e12 ? amount : null;
   };
 

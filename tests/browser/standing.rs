@@ -237,3 +237,78 @@ async fn a_lot_closed_below_its_reserve_says_not_sold_everywhere() {
     );
     app.stop().await;
 }
+
+/// Money in the reader's locale: a Dutch reader sees "€ 1.234,50" and may
+/// type a decimal comma and dot groups; an American sees "€1,234.50".
+#[actix_web::test]
+async fn money_follows_the_readers_locale() {
+    let Some(driver) = Driver::start("standing-locale").await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let id = app
+        .create_auction(auction("Delft blue tile", 120_000, Duration::hours(2)))
+        .await;
+    app.register("dirk").await;
+    app.register("amy").await;
+    let path = format!("/auctions/{id}");
+
+    let dutch = driver.browser().await;
+    dutch
+        .before_page_scripts(
+            "Object.defineProperty(navigator, 'languages', { get: () => ['nl-NL'] });\
+             Object.defineProperty(navigator, 'language', { get: () => 'nl-NL' });",
+        )
+        .await;
+    log_in(&dutch, &app, "dirk", PASSWORD, &path).await;
+    wait_live(&dutch).await;
+    dutch
+        .wait_for_text("#price", "Dutch money", |t| t == "€ 1.200,00")
+        .await;
+    let typed = dutch
+        .eval("return document.getElementById('bid-amount').value")
+        .await;
+    assert_eq!(
+        typed,
+        json!("1200,00"),
+        "the suggested bid with a decimal comma"
+    );
+    dutch.fill("#bid-amount", "1.234,50").await;
+    dutch.click("#bid-review").await;
+    let plan = dutch
+        .wait_for_text("#bid-confirm-text", "the plan", |t| !t.is_empty())
+        .await;
+    assert!(plan.contains("€ 1.234,50"), "{plan}");
+    dutch.click("#bid-confirm-yes").await;
+    dutch
+        .wait_for_text("#my-standing", "leading", |t| {
+            t == "You are leading at € 1.234,50."
+        })
+        .await;
+    assert_eq!(app.snapshot(&id).await["current_price"], 123_450);
+
+    let american = driver.browser().await;
+    american
+        .before_page_scripts(
+            "Object.defineProperty(navigator, 'languages', { get: () => ['en-US'] });\
+             Object.defineProperty(navigator, 'language', { get: () => 'en-US' });",
+        )
+        .await;
+    log_in(&american, &app, "amy", PASSWORD, &path).await;
+    wait_live(&american).await;
+    american
+        .wait_for_text("#price", "American money", |t| t == "€1,234.50")
+        .await;
+    american.fill("#bid-amount", "1,300.00").await;
+    american.click("#bid-review").await;
+    american.click("#bid-confirm-yes").await;
+    american
+        .wait_for_text("#my-standing", "leading", |t| {
+            t == "You are leading at €1,300.00."
+        })
+        .await;
+    dutch
+        .wait_for_text("#my-standing", "outbid", |t| t.contains("€ 1.300,00"))
+        .await;
+    app.stop().await;
+}
