@@ -245,7 +245,7 @@
     }
     if (el.endsAt) {
       el.endsAt.setAttribute("datetime", state.ends_at);
-      el.endsAt.textContent = Gavel.localTime(state.ends_at);
+      el.endsAt.textContent = Gavel.preciseTime(state.ends_at);
     }
 
     const shownStatus = countdown.dataset.status === "scheduled" ? "scheduled" : state.status;

@@ -139,11 +139,17 @@
 
   const timeFormat = new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "short" });
   const clockFormat = new Intl.DateTimeFormat(lang, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  const preciseFormat = new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "medium" });
 
   /** An absolute time in the reader's own time zone. */
   Gavel.localTime = function (iso) {
     const t = Date.parse(iso);
     return Number.isNaN(t) ? iso : timeFormat.format(new Date(t));
+  };
+  /** The same with seconds (an end time, which a late bid moves by seconds). */
+  Gavel.preciseTime = function (iso) {
+    const t = Date.parse(iso);
+    return Number.isNaN(t) ? iso : preciseFormat.format(new Date(t));
   };
   Gavel.clockTime = function (iso) {
     const t = Date.parse(iso);
@@ -162,14 +168,19 @@
 
   /**
    * Rewrites every <time data-local datetime="…"> in the reader's time zone
-   * (data-local="bid": to the second), and every [data-amount][data-currency]
+   * (data-local="bid": to the second; "precise": date and time to the
+   * second), and every [data-amount][data-currency]
    * in the reader's money format, so server text and live text agree.
    */
   Gavel.localize = function (root) {
     const scope = root || document;
     scope.querySelectorAll("time[data-local]").forEach(function (el) {
       const iso = el.getAttribute("datetime");
-      const text = el.dataset.local === "bid" ? Gavel.bidTime(iso) : Gavel.localTime(iso);
+      const text = el.dataset.local === "bid"
+        ? Gavel.bidTime(iso)
+        : el.dataset.local === "precise"
+          ? Gavel.preciseTime(iso)
+          : Gavel.localTime(iso);
       if (el.textContent !== text) el.textContent = text;
       if (!el.title) el.title = Gavel.localTime(iso);
     });

@@ -393,7 +393,7 @@ pub async fn show(ctx: PageCtx, id: web::Path<String>) -> Result<HttpResponse, P
         leader_text: leader_text(snapshot.leader.as_deref().unwrap_or(""), &my_alias),
         status_label: status_label(snapshot.status),
         starts_text: time_text(auction.rules.starts_at),
-        ends_text: time_text(auction.state.ends_at),
+        ends_text: precise_time_text(auction.state.ends_at),
         remaining_text: remaining_text(now, target),
         bids_text: plural(snapshot.bid_count, "bid"),
         buy_now_text: auction
