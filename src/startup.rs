@@ -59,6 +59,7 @@ fn metrics_handle() -> Option<PrometheusHandle> {
                 .ok()?
                 .install_recorder()
                 .ok()
+                .inspect(|_| crate::telemetry::register_metrics())
         })
         .clone()
 }
@@ -89,6 +90,13 @@ impl Application {
                 })?
             {
                 tracing::info!(username = %user, "start-up admin created");
+            } else {
+                tracing::info!(
+                    username = %user,
+                    "start-up admin {user} already exists; GAVEL_ADMIN_PASSWORD was not applied \
+                     and its password and role are unchanged (gavel admin set-password {user} \
+                     changes the password)"
+                );
             }
         }
 
@@ -228,6 +236,16 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The address to open in a browser: the first allowed origin
+    /// (`GAVEL_PUBLIC_ORIGINS`, else `http://<bound address>`).
+    pub fn url(&self) -> String {
+        self.state
+            .origins
+            .first()
+            .cloned()
+            .unwrap_or_else(|| format!("http://127.0.0.1:{}", self.port))
     }
 
     /// The port of `/metrics`' own listener, when it has one.

@@ -101,15 +101,6 @@ impl BidKind {
             Self::BuyNow => "buy_now",
         }
     }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "bid" => Some(Self::Bid),
-            "auto" => Some(Self::Auto),
-            "buy_now" => Some(Self::BuyNow),
-            _ => None,
-        }
-    }
 }
 
 /// A public event's payload.
