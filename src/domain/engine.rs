@@ -35,7 +35,7 @@ pub enum AuctionStatus {
 }
 
 /// The status clients see (docs/api.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PublicStatus {
     Scheduled,

@@ -39,9 +39,11 @@ use crate::telemetry::GaugeGuard;
 /// keep the stream.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
+    /// Resume after this `seq` (like the `Last-Event-ID` header).
     last_event_id: Option<String>,
 }
 

@@ -17,6 +17,7 @@ mod hardening;
 mod idempotency;
 mod live;
 mod load_tool;
+mod openapi;
 mod ops;
 mod security_inputs;
 mod store_fence;
