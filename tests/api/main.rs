@@ -18,6 +18,7 @@ mod idempotency;
 mod live;
 mod load_tool;
 mod openapi;
+mod operator;
 mod ops;
 mod security_inputs;
 mod store_fence;
