@@ -1,5 +1,5 @@
 //! Command line and environment: `gavel serve` (the default), `gavel admin
-//! create`, and `gavel load`. Every option of docs/operations.md's configuration table
+//! create|set-password|promote|list`, and `gavel load`. Every option of docs/operations.md's configuration table
 //! is a flag with an environment fallback.
 
 use std::net::SocketAddr;
@@ -33,14 +33,57 @@ pub enum Command {
     Load(Box<LoadArgs>),
 }
 
+/// The operator's commands on accounts, straight on the database (the
+/// server may be running or not).
+///
+/// A password is taken from GAVEL_ADMIN_PASSWORD when set; else it is asked
+/// for twice without echo on a terminal, or read as one line from standard
+/// input when that is not a terminal.
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
-    /// Create an admin user (password from GAVEL_ADMIN_PASSWORD or stdin).
+    /// Create an admin user; fails when the name is taken.
     Create {
         username: String,
-        #[arg(long, env = "DATABASE_URL", default_value = "sqlite://gavel.db")]
-        database_url: String,
+        #[command(flatten)]
+        database: DatabaseArg,
     },
+    /// Give a user a new password and end every session of that user.
+    SetPassword {
+        username: String,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+    /// Make an existing user an admin.
+    Promote {
+        username: String,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+    /// List the admins: username, created, banned.
+    List {
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+}
+
+impl AdminCommand {
+    /// The database the command works on.
+    pub fn database_url(&self) -> &str {
+        match self {
+            Self::Create { database, .. }
+            | Self::SetPassword { database, .. }
+            | Self::Promote { database, .. }
+            | Self::List { database } => &database.database_url,
+        }
+    }
+}
+
+/// `--database-url`, as `gavel serve` takes it.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArg {
+    /// `sqlite://PATH` or `postgres://…`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://gavel.db")]
+    pub database_url: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -169,11 +212,6 @@ impl ServeConfig {
                 .filter(|origin| !origin.is_empty())
                 .collect()
         }
-    }
-
-    pub fn secure_cookies(&self) -> bool {
-        self.secure_cookies
-            .unwrap_or_else(|| self.origins().iter().all(|o| o.starts_with("https://")))
     }
 
     /// This node's name: the configured one or a random one.

@@ -7,8 +7,10 @@
 //! - [`http`]: the JSON API, WebSocket, SSE and operations endpoints.
 //! - [`auth`]: accounts, passwords, sessions, rate limits.
 //! - [`config`], [`telemetry`], [`startup`]: wiring.
+//! - [`admin_cli`]: `gavel admin …`, the operator's account commands.
 //! - [`load`]: the load tool (`gavel load`).
 
+pub mod admin_cli;
 pub mod auction;
 pub mod auth;
 pub mod cluster;

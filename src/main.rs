@@ -1,15 +1,10 @@
 //! The `gavel` binary: parses the command line and hands over to the library.
 
-use std::io::BufRead as _;
-use std::sync::Arc;
-
-use anyhow::Context as _;
 use clap::Parser;
 
-use gavel::auth::Accounts;
-use gavel::config::{AdminCommand, Cli, Command, LogFormat, ServeConfig};
+use gavel::config::{Cli, Command, LogFormat, ServeConfig};
 use gavel::startup::Application;
-use gavel::{load, store, telemetry};
+use gavel::{admin_cli, load, telemetry};
 
 /// jemalloc keeps per-connection memory low across worker threads: about
 /// 14.8 KiB per idle SSE watcher, against 16.6 KiB with glibc's malloc
@@ -22,13 +17,10 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         None => serve(ServeConfig::from_defaults()),
         Some(Command::Serve(config)) => serve(*config),
-        Some(Command::Admin {
-            command:
-                AdminCommand::Create {
-                    username,
-                    database_url,
-                },
-        }) => create_admin(&username, &database_url),
+        Some(Command::Admin { command }) => {
+            telemetry::init(LogFormat::Pretty);
+            admin_cli::run(command)
+        }
         Some(Command::Load(args)) => load::run(*args),
     }
 }
@@ -38,6 +30,9 @@ fn serve(config: ServeConfig) -> anyhow::Result<()> {
     raise_open_file_limit();
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(config).await?;
+        // For the person who started it: where to go (stdout, one line).
+        let url = app.url();
+        println!("Gavel is running at {url} — log in at {url}/login");
         app.run_until_stopped().await?;
         tracing::info!("gavel stopped");
         Ok(())
@@ -57,33 +52,4 @@ fn raise_open_file_limit() {
         }
         Err(error) => tracing::warn!(error = %error, "could not raise the open-file limit"),
     }
-}
-
-fn create_admin(username: &str, database_url: &str) -> anyhow::Result<()> {
-    telemetry::init(LogFormat::Pretty);
-    let password = match std::env::var("GAVEL_ADMIN_PASSWORD") {
-        Ok(password) => password,
-        Err(_) => {
-            eprintln!("password for {username}:");
-            let mut line = String::new();
-            std::io::stdin()
-                .lock()
-                .read_line(&mut line)
-                .context("reading the password from stdin")?;
-            line.trim_end_matches(['\r', '\n']).to_owned()
-        }
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let store: Arc<dyn store::Store> = Arc::new(store::connect(database_url).await?);
-        let accounts = Accounts::new(store, chrono::Duration::hours(1)).await?;
-        if accounts.ensure_admin(username, &password).await? {
-            eprintln!("admin {username} created");
-            Ok(())
-        } else {
-            anyhow::bail!("a user named {username} already exists")
-        }
-    })
 }

@@ -8,6 +8,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
+use actix_web::http::Method;
 use actix_web::{middleware, web, App, HttpResponse, HttpServer};
 use anyhow::Context as _;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -59,6 +60,7 @@ fn metrics_handle() -> Option<PrometheusHandle> {
                 .ok()?
                 .install_recorder()
                 .ok()
+                .inspect(|_| crate::telemetry::register_metrics())
         })
         .clone()
 }
@@ -98,6 +100,13 @@ impl Application {
                 })?
             {
                 tracing::info!(username = %user, "start-up admin created");
+            } else {
+                tracing::info!(
+                    username = %user,
+                    "start-up admin {user} already exists; GAVEL_ADMIN_PASSWORD was not applied \
+                     and its password and role are unchanged (gavel admin set-password {user} \
+                     changes the password)"
+                );
             }
         }
 
@@ -237,6 +246,16 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The address to open in a browser: the first allowed origin
+    /// (`GAVEL_PUBLIC_ORIGINS`, else `http://<bound address>`).
+    pub fn url(&self) -> String {
+        self.state
+            .origins
+            .first()
+            .cloned()
+            .unwrap_or_else(|| format!("http://127.0.0.1:{}", self.port))
     }
 
     /// The port of `/metrics`' own listener, when it has one.
@@ -423,47 +442,111 @@ fn resource(path: &str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(method_not_allowed))
 }
 
-/// Every route of the server.
+/// The API's routes: each path with the methods it answers, as mounted by
+/// [`routes`] and as listed by [`api_routes`] (so the list and the server
+/// cannot differ). Every one is documented in docs/openapi.json
+/// (`crate::http::openapi`; tests/api/openapi.rs checks both ways).
+fn api_mounts() -> Vec<(&'static str, Vec<(Method, actix_web::Route)>)> {
+    use http::{accounts, admin, auctions, bids, openapi, ops, pages, sse, ws};
+    let get = |route| (Method::GET, route);
+    let post = |route| (Method::POST, route);
+    vec![
+        ("/healthz", vec![get(pages::get_or_head().to(ops::healthz))]),
+        ("/readyz", vec![get(pages::get_or_head().to(ops::readyz))]),
+        ("/metrics", vec![get(web::get().to(ops::metrics))]),
+        ("/api/docs", vec![get(web::get().to(openapi::docs_page))]),
+        (
+            "/api/v1/openapi.json",
+            vec![get(web::get().to(openapi::openapi_json))],
+        ),
+        (
+            "/api/v1/users",
+            vec![post(web::post().to(accounts::register))],
+        ),
+        (
+            "/api/v1/sessions",
+            vec![
+                post(web::post().to(accounts::login)),
+                (Method::DELETE, web::delete().to(accounts::logout)),
+            ],
+        ),
+        ("/api/v1/me", vec![get(web::get().to(accounts::me))]),
+        ("/api/v1/time", vec![get(web::get().to(auctions::time))]),
+        ("/api/v1/ws", vec![get(web::get().to(ws::connect))]),
+        ("/api/v1/auctions", vec![get(web::get().to(auctions::list))]),
+        (
+            "/api/v1/auctions/{id}",
+            vec![get(web::get().to(auctions::show))],
+        ),
+        (
+            "/api/v1/auctions/{id}/bids",
+            vec![
+                get(web::get().to(auctions::bids)),
+                post(web::post().to(bids::place_bid)),
+            ],
+        ),
+        (
+            "/api/v1/auctions/{id}/buy-now",
+            vec![post(web::post().to(bids::buy_now))],
+        ),
+        (
+            "/api/v1/auctions/{id}/events",
+            vec![get(web::get().to(sse::events))],
+        ),
+        (
+            "/api/v1/admin/auctions",
+            vec![post(web::post().to(admin::create))],
+        ),
+        (
+            "/api/v1/admin/auctions/{id}",
+            vec![get(web::get().to(admin::show))],
+        ),
+        (
+            "/api/v1/admin/auctions/{id}/cancel",
+            vec![post(web::post().to(admin::cancel))],
+        ),
+        (
+            "/api/v1/admin/auctions/{id}/close",
+            vec![post(web::post().to(admin::close))],
+        ),
+        (
+            "/api/v1/admin/users",
+            vec![get(web::get().to(admin::users))],
+        ),
+        (
+            "/api/v1/admin/users/{id}/ban",
+            vec![post(web::post().to(admin::ban))],
+        ),
+        (
+            "/api/v1/admin/users/{id}/unban",
+            vec![post(web::post().to(admin::unban))],
+        ),
+        (
+            "/api/v1/admin/audit",
+            vec![get(web::get().to(admin::audit_log))],
+        ),
+    ]
+}
+
+/// Every (method, path) of the API that [`routes`] mounts, paths as in
+/// docs/openapi.json (`{id}` for a path parameter). `GET` routes of
+/// `/healthz` and `/readyz` answer `HEAD` too. The HTML pages
+/// (`crate::http::pages::routes`) are not in this list.
+pub fn api_routes() -> Vec<(Method, &'static str)> {
+    api_mounts()
+        .into_iter()
+        .flat_map(|(path, methods)| methods.into_iter().map(move |(method, _)| (method, path)))
+        .collect()
+}
+
+/// Every route of the server: the pages, then the API.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    use http::{accounts, admin, auctions, bids, ops, pages, sse, ws};
-    cfg.configure(pages::routes);
-    cfg.service(resource("/healthz").route(pages::get_or_head().to(ops::healthz)))
-        .service(resource("/readyz").route(pages::get_or_head().to(ops::readyz)))
-        .service(resource("/metrics").route(web::get().to(ops::metrics)))
-        .service(
-            web::scope("/api/v1")
-                .service(resource("/users").route(web::post().to(accounts::register)))
-                .service(
-                    resource("/sessions")
-                        .route(web::post().to(accounts::login))
-                        .route(web::delete().to(accounts::logout)),
-                )
-                .service(resource("/me").route(web::get().to(accounts::me)))
-                .service(resource("/time").route(web::get().to(auctions::time)))
-                .service(resource("/ws").route(web::get().to(ws::connect)))
-                .service(resource("/auctions").route(web::get().to(auctions::list)))
-                .service(resource("/auctions/{id}").route(web::get().to(auctions::show)))
-                .service(
-                    resource("/auctions/{id}/bids")
-                        .route(web::get().to(auctions::bids))
-                        .route(web::post().to(bids::place_bid)),
-                )
-                .service(resource("/auctions/{id}/buy-now").route(web::post().to(bids::buy_now)))
-                .service(resource("/auctions/{id}/events").route(web::get().to(sse::events)))
-                .service(
-                    web::scope("/admin")
-                        .service(resource("/auctions").route(web::post().to(admin::create)))
-                        .service(resource("/auctions/{id}").route(web::get().to(admin::show)))
-                        .service(
-                            resource("/auctions/{id}/cancel").route(web::post().to(admin::cancel)),
-                        )
-                        .service(
-                            resource("/auctions/{id}/close").route(web::post().to(admin::close)),
-                        )
-                        .service(resource("/users").route(web::get().to(admin::users)))
-                        .service(resource("/users/{id}/ban").route(web::post().to(admin::ban)))
-                        .service(resource("/users/{id}/unban").route(web::post().to(admin::unban)))
-                        .service(resource("/audit").route(web::get().to(admin::audit_log))),
-                ),
-        );
+    cfg.configure(http::pages::routes);
+    for (path, methods) in api_mounts() {
+        let mut mounted = resource(path);
+        for (_, route) in methods {
+            mounted = mounted.route(route);
+        }
+        cfg.service(mounted);
+    }
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::domain::alias::bidder_alias;
-use crate::domain::{Auction, AuctionId, Event, EventKind, Money, UserId};
+use crate::domain::{Auction, AuctionId, Event, EventKind, Money, PublicStatus, UserId};
 use crate::store::{AuctionRecord, StoredEvent};
 
 /// RFC 3339 UTC with milliseconds (`2026-11-27T20:31:38.123Z`).
@@ -18,26 +18,44 @@ pub fn rfc3339(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// docs/api.md's Snapshot.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+/// An auction's public state (docs/api.md, Snapshot). Money is in minor
+/// units; times are RFC 3339 UTC with milliseconds; bidders are aliases.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Snapshot {
+    #[schema(format = Uuid)]
     pub id: String,
     pub title: String,
     pub description: String,
+    /// Three capital letters (`EUR`).
     pub currency: String,
+    #[schema(value_type = PublicStatus)]
     pub status: &'static str,
+    #[schema(value_type = i64)]
     pub starting_price: Money,
+    /// The price: `starting_price` until the first bid, then the last bid.
+    #[schema(value_type = i64)]
     pub current_price: Money,
+    /// The least `amount` a new bid must carry.
+    #[schema(value_type = i64)]
     pub min_next_bid: Money,
+    /// Recorded bids, automatic and buy-now ones included.
     pub bid_count: i64,
+    /// The leading bidder's alias (`bidder-7f3a21`).
     pub leader: Option<String>,
+    /// True when there is no reserve or the price has reached it.
     pub reserve_met: bool,
+    #[schema(value_type = Option<i64>)]
     pub buy_now_price: Option<Money>,
     pub starts_at: String,
+    /// The current end; soft close moves it.
     pub ends_at: String,
+    /// The soft-close window in seconds; 0 = none.
     pub extend_window_secs: i64,
+    /// The last event's `seq` (0 before any event).
     pub seq: i64,
+    /// The server's clock when the snapshot was made.
     pub server_time: String,
+    /// The winner's alias once the auction closed with one.
     pub winner: Option<String>,
 }
 

@@ -41,6 +41,8 @@ pub enum AccountError {
     UsernameTaken,
     #[error("wrong username or password")]
     InvalidCredentials,
+    #[error("there is no user named {0}")]
+    NoSuchUser(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("password hashing failed")]
@@ -215,6 +217,55 @@ impl Accounts {
             .store
             .session_user(&hash_token(token), Utc::now())
             .await?)
+    }
+
+    /// Gives `username` a new password (checked by the rules of
+    /// [`validate_password`]) and ends every session of that user. Returns
+    /// the user and how many sessions were ended.
+    pub async fn set_password(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<(User, u64), AccountError> {
+        check_credentials_text(username, password)?;
+        let user = self.existing_user(username).await?;
+        validate_password(&user.username, password)?;
+        let password_hash = hash_password_blocking(password.to_owned())
+            .await
+            .map_err(AccountError::Hashing)?;
+        if !self
+            .store
+            .set_password_hash(user.id, &password_hash)
+            .await?
+        {
+            return Err(AccountError::NoSuchUser(username.to_owned()));
+        }
+        let ended = self.store.delete_user_sessions(user.id).await?;
+        Ok((user, ended))
+    }
+
+    /// Makes an existing user an admin. Returns the user, and whether it
+    /// was a bidder until now.
+    pub async fn promote(&self, username: &str) -> Result<(User, bool), AccountError> {
+        let user = self.existing_user(username).await?;
+        if user.is_admin() {
+            return Ok((user, false));
+        }
+        let promoted = self
+            .store
+            .set_user_role(user.id, Role::Admin)
+            .await?
+            .ok_or_else(|| AccountError::NoSuchUser(username.to_owned()))?;
+        Ok((promoted, true))
+    }
+
+    async fn existing_user(&self, username: &str) -> Result<User, AccountError> {
+        Ok(self
+            .store
+            .user_by_username(username)
+            .await?
+            .ok_or_else(|| AccountError::NoSuchUser(username.to_owned()))?
+            .user)
     }
 
     /// Creates `username` as an admin unless that user exists already.

@@ -35,7 +35,7 @@ pub enum AuctionStatus {
 }
 
 /// The status clients see (docs/api.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PublicStatus {
     Scheduled,
@@ -99,15 +99,6 @@ impl BidKind {
             Self::Bid => "bid",
             Self::Auto => "auto",
             Self::BuyNow => "buy_now",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "bid" => Some(Self::Bid),
-            "auto" => Some(Self::Auto),
-            "buy_now" => Some(Self::BuyNow),
-            _ => None,
         }
     }
 }

@@ -16,7 +16,7 @@ pub use engine::{
     BidRejection, BidRequest, Change, CloseError, Event, EventKind, Leader, PublicStatus,
 };
 pub use increments::IncrementTable;
-pub use money::{validate_amount, Money, MAX_AMOUNT};
+pub use money::{Money, MAX_AMOUNT};
 pub use text::{check_text, ControlCharacter, Lines};
 
 /// Identifies a user everywhere inside the server (never shown to the public).

@@ -2,28 +2,65 @@
 
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::identity::{request_token, AuthUser, SESSION_COOKIE};
 use super::{ApiError, ApiResult, AppState};
 use crate::store::{Role, User};
 
-#[derive(Debug, Deserialize)]
+/// A username and password: registering, logging in.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
+    /// 3–32 characters of `A-Z a-z 0-9 _ . -`, unique without regard to case.
     pub username: String,
+    /// 8–1,024 characters; not the username, not only spaces, not a common password.
     pub password: String,
 }
 
-/// The public view of a user.
+/// A user, as every answer that carries one shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = User)]
+pub struct UserView {
+    #[schema(format = Uuid)]
+    pub id: String,
+    pub username: String,
+    #[schema(value_type = RoleName)]
+    pub role: &'static str,
+    pub banned: bool,
+}
+
+/// A role: `bidder` (every account made through the API) or `admin`.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RoleName {
+    Bidder,
+    Admin,
+}
+
+impl From<&User> for UserView {
+    fn from(user: &User) -> Self {
+        Self {
+            id: user.id.to_string(),
+            username: user.username.clone(),
+            role: user.role.as_str(),
+            banned: user.banned,
+        }
+    }
+}
+
+/// The answer to logging in: the session token and the user.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionAnswer {
+    /// The session token (43 URL-safe characters), for `Authorization: Bearer`.
+    pub token: String,
+    pub user: UserView,
+}
+
+/// The public view of a user, as JSON.
 pub fn user_json(user: &User) -> serde_json::Value {
-    json!({
-        "id": user.id.to_string(),
-        "username": user.username,
-        "role": user.role.as_str(),
-        "banned": user.banned,
-    })
+    serde_json::to_value(UserView::from(user)).unwrap_or_default()
 }
 
 /// `POST /api/v1/users`: register a bidder.
@@ -38,7 +75,7 @@ pub async fn register(
         .register(&body.username, &body.password, Role::Bidder)
         .await?;
     tracing::info!(user.id = %user.id, "user registered");
-    Ok(HttpResponse::Created().json(user_json(&user)))
+    Ok(HttpResponse::Created().json(UserView::from(&user)))
 }
 
 /// The session cookie for `token`.
@@ -69,7 +106,10 @@ pub async fn login(
     let (token, user) = state.accounts.login(&body.username, &body.password).await?;
     Ok(HttpResponse::Ok()
         .cookie(session_cookie(&token, state.secure_cookies))
-        .json(json!({ "token": token, "user": user_json(&user) })))
+        .json(SessionAnswer {
+            user: UserView::from(&user),
+            token,
+        }))
 }
 
 /// `DELETE /api/v1/sessions`: log out; the token stops working.
@@ -85,5 +125,5 @@ pub async fn logout(state: web::Data<AppState>, req: HttpRequest) -> ApiResult<H
 
 /// `GET /api/v1/me`.
 pub async fn me(user: AuthUser) -> HttpResponse {
-    HttpResponse::Ok().json(user_json(&user.0))
+    HttpResponse::Ok().json(UserView::from(&user.0))
 }

@@ -33,15 +33,18 @@ pub const DEFAULT_EXTEND_WINDOW_SECS: i64 = 120;
 
 /// The body of `POST /api/v1/admin/auctions`. Times are strings so that a
 /// bad one gets a field message, not a parse error.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateAuction {
     pub title: String,
     #[serde(default)]
     pub description: String,
     pub currency: String,
+    #[schema(value_type = i64)]
     pub starting_price: Money,
+    #[schema(value_type = Option<i64>)]
     pub reserve_price: Option<Money>,
+    #[schema(value_type = Option<i64>)]
     pub buy_now_price: Option<Money>,
     pub starts_at: Option<String>,
     pub ends_at: String,

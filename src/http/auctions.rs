@@ -2,14 +2,14 @@
 
 use actix_web::{web, HttpResponse};
 use chrono::Utc;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::extract::parse_id;
 use super::{ApiError, ApiResult, AppState};
 use crate::auction::view::{rfc3339, Snapshot};
 use crate::domain::alias::bidder_alias;
-use crate::domain::PublicStatus;
+use crate::domain::{Money, PublicStatus};
 use crate::store::AuctionRecord;
 
 /// The most auctions one list answer carries.
@@ -17,10 +17,54 @@ const LIST_LIMIT: i64 = 500;
 /// The most bids one history answer carries (docs/api.md, Pagination).
 pub const HISTORY_LIMIT: i64 = 1000;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Only auctions of this status; empty or absent = all.
+    #[param(value_type = Option<PublicStatus>)]
     status: Option<String>,
+}
+
+/// `GET /api/v1/auctions`: at most 500 auctions, soonest end first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuctionList {
+    pub auctions: Vec<Snapshot>,
+}
+
+/// One bid of the public history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BidEntry {
+    pub seq: i64,
+    #[schema(value_type = Option<i64>)]
+    pub amount: Option<Money>,
+    /// The bidder's alias.
+    pub bidder: Option<String>,
+    #[schema(value_type = Option<BidKindName>)]
+    pub kind: Option<String>,
+    pub at: String,
+}
+
+/// How a bid was placed: by the bidder, by the engine from the bidder's
+/// maximum, or by buying now.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BidKindName {
+    Bid,
+    Auto,
+    BuyNow,
+}
+
+/// `GET /api/v1/auctions/{id}/bids`: a page of bids, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BidHistory {
+    pub bids: Vec<BidEntry>,
+}
+
+/// `GET /api/v1/time`: the server's clock.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServerTime {
+    pub now: String,
 }
 
 /// Parses a `?status=` value.
@@ -48,7 +92,7 @@ pub async fn list(
     let now = Utc::now();
     let records = state.store.list_auctions(filter, now, LIST_LIMIT).await?;
     let auctions: Vec<Snapshot> = records.iter().map(|r| Snapshot::of(r, now)).collect();
-    Ok(HttpResponse::Ok().json(json!({ "auctions": auctions })))
+    Ok(HttpResponse::Ok().json(AuctionList { auctions }))
 }
 
 /// Loads an auction or answers 404.
@@ -67,10 +111,15 @@ pub async fn show(state: web::Data<AppState>, id: web::Path<String>) -> ApiResul
     Ok(HttpResponse::Ok().json(Snapshot::of(&record, Utc::now())))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
+    /// Bids with a greater `seq` (default 0, not negative).
+    #[param(minimum = 0)]
     after: Option<i64>,
+    /// The most bids in the answer (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
 }
 
@@ -95,22 +144,22 @@ pub async fn bids(
         .store
         .bid_events_after(record.id, after, limit)
         .await?;
-    let bids: Vec<_> = events
+    let bids = events
         .iter()
-        .map(|event| {
-            json!({
-                "seq": event.seq,
-                "amount": event.amount,
-                "bidder": event.bidder.map(|user| bidder_alias(record.id, user)),
-                "kind": event.bid_kind,
-                "at": rfc3339(event.at),
-            })
+        .map(|event| BidEntry {
+            seq: event.seq,
+            amount: event.amount,
+            bidder: event.bidder.map(|user| bidder_alias(record.id, user)),
+            kind: event.bid_kind.clone(),
+            at: rfc3339(event.at),
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "bids": bids })))
+    Ok(HttpResponse::Ok().json(BidHistory { bids }))
 }
 
 /// `GET /api/v1/time`
 pub async fn time() -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "now": rfc3339(Utc::now()) }))
+    HttpResponse::Ok().json(ServerTime {
+        now: rfc3339(Utc::now()),
+    })
 }

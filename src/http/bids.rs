@@ -22,11 +22,18 @@ use crate::store::{StoredAnswer, User};
 /// The longest `request_id` accepted.
 pub const MAX_REQUEST_ID_LEN: usize = 128;
 
-#[derive(Debug, Deserialize)]
+/// A bid.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BidBody {
+    /// Chosen by the client, 1–128 printable ASCII characters, unique per
+    /// (auction, user); sending it again returns the first answer.
     pub request_id: String,
+    /// The bid, at least the auction's `min_next_bid`.
+    #[schema(value_type = i64, minimum = 1, maximum = 1_000_000_000_000_i64)]
     pub amount: Money,
+    /// The most the bidder will pay (the engine bids for them up to it); at least `amount`.
+    #[schema(value_type = Option<i64>, maximum = 1_000_000_000_000_i64)]
     pub max_amount: Option<Money>,
 }
 
@@ -172,9 +179,11 @@ pub async fn place_bid(
     Ok(answer_response(answer))
 }
 
-#[derive(Debug, Deserialize)]
+/// A buy-now.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BuyNowBody {
+    /// As a bid's: shares the `request_id` space of bids.
     pub request_id: String,
 }
 

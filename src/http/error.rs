@@ -232,6 +232,7 @@ impl From<AccountError> for ApiError {
             AccountError::InvalidCredentials => {
                 Self::new(StatusCode::UNAUTHORIZED, "invalid_credentials", message)
             }
+            AccountError::NoSuchUser(_) => Self::not_found("user"),
             AccountError::Store(store) => store.into(),
             AccountError::Hashing(ref cause) => Self::internal(cause.as_ref()),
         }

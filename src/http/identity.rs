@@ -50,9 +50,12 @@ pub async fn resolve_user(req: &HttpRequest) -> Result<Option<User>, ApiError> {
         if let Some(origin) = req.headers().get(actix_web::http::header::ORIGIN) {
             let allowed = origin.to_str().is_ok_and(|o| state.origin_allowed(o));
             if !allowed {
-                return Err(ApiError::forbidden(
-                    "cross-origin requests may not use the session cookie",
-                ));
+                let seen = String::from_utf8_lossy(origin.as_bytes());
+                return Err(ApiError::forbidden(state.refuse_origin(
+                    req,
+                    &seen,
+                    "a cross-origin request with the session cookie",
+                )));
             }
         }
     }

@@ -13,6 +13,7 @@ pub mod extract;
 pub mod feed;
 pub mod headers;
 pub mod identity;
+pub mod openapi;
 pub mod ops;
 pub mod pages;
 pub mod request_id;

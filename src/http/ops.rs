@@ -3,45 +3,78 @@
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde_json::json;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
 
 use super::{ApiError, AppState};
 
+/// `GET /healthz`: the process serves HTTP.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok`.
+    #[schema(example = "ok")]
+    pub status: &'static str,
+}
+
+/// `GET /readyz`: whether this node takes work, and if not, why.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    pub ready: bool,
+    /// This node's name (with Redis only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// Why the node is not ready: `shutting down`, `storage refuses writes`,
+    /// `storage unreachable`, `storage did not answer in time`, `Redis
+    /// pub/sub round trip failed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+}
+
 /// `GET /healthz`
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "status": "ok" }))
+    HttpResponse::Ok().json(Health { status: "ok" })
+}
+
+fn not_ready(reason: &'static str) -> HttpResponse {
+    HttpResponse::ServiceUnavailable().json(Readiness {
+        ready: false,
+        node: None,
+        reason: Some(reason),
+    })
+}
+
+fn ready(node: Option<String>) -> HttpResponse {
+    HttpResponse::Ok().json(Readiness {
+        ready: true,
+        node,
+        reason: None,
+    })
 }
 
 /// `GET /readyz`
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     if !state.is_accepting() {
-        return HttpResponse::ServiceUnavailable()
-            .json(json!({ "ready": false, "reason": "shutting down" }));
+        return not_ready("shutting down");
     }
     let check = tokio::time::timeout(std::time::Duration::from_secs(2), state.store.ping()).await;
     match check {
-        Ok(Ok(())) if state.store.writes_failing() => HttpResponse::ServiceUnavailable()
-            .json(json!({ "ready": false, "reason": "storage refuses writes" })),
+        Ok(Ok(())) if state.store.writes_failing() => not_ready("storage refuses writes"),
         Ok(Ok(())) => match &state.cluster {
-            None => HttpResponse::Ok().json(json!({ "ready": true })),
+            None => ready(None),
             Some(cluster) => {
                 if cluster.canary(std::time::Duration::from_secs(1)).await {
-                    HttpResponse::Ok().json(json!({ "ready": true, "node": state.node_id }))
+                    ready(Some(state.node_id.clone()))
                 } else {
-                    HttpResponse::ServiceUnavailable().json(
-                        json!({ "ready": false, "reason": "Redis pub/sub round trip failed" }),
-                    )
+                    not_ready("Redis pub/sub round trip failed")
                 }
             }
         },
         Ok(Err(error)) => {
             tracing::warn!(error = ?error, "readiness: storage unreachable");
-            HttpResponse::ServiceUnavailable()
-                .json(json!({ "ready": false, "reason": "storage unreachable" }))
+            not_ready("storage unreachable")
         }
-        Err(_) => HttpResponse::ServiceUnavailable()
-            .json(json!({ "ready": false, "reason": "storage did not answer in time" })),
+        Err(_) => not_ready("storage did not answer in time"),
     }
 }
 

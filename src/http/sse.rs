@@ -33,14 +33,17 @@ use crate::cluster::hub::DEFAULT_QUEUE_CAPACITY;
 use crate::cluster::{Mailbox, SubscriptionGuard};
 use crate::domain::AuctionId;
 use crate::store::{Store, StoreError};
+use crate::telemetry::GaugeGuard;
 
 /// After this long without a byte sent, a comment line goes out, so proxies
 /// keep the stream.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
+    /// Resume after this `seq` (like the `Last-Event-ID` header).
     last_event_id: Option<String>,
 }
 
@@ -72,7 +75,7 @@ struct FeedBody {
     store: Arc<dyn Store>,
     mailbox: Mailbox,
     guard: SubscriptionGuard,
-    _open: (SseGauge, Option<ConnectionSlot>),
+    _open: (GaugeGuard, Option<ConnectionSlot>),
     position: Position,
     queued: VecDeque<Bytes>,
     /// Fires [`KEEP_ALIVE`] after the last chunk known to it; a busy stream
@@ -92,7 +95,7 @@ impl FeedBody {
     fn new(
         store: Arc<dyn Store>,
         (mailbox, guard): (Mailbox, SubscriptionGuard),
-        open: (SseGauge, Option<ConnectionSlot>),
+        open: (GaugeGuard, Option<ConnectionSlot>),
         (cursor, replaying): (FeedCursor, bool),
         queued: VecDeque<Bytes>,
         mut shutdown: watch::Receiver<bool>,
@@ -211,19 +214,8 @@ impl Stream for FeedBody {
 }
 
 /// Counts open SSE streams while alive.
-struct SseGauge;
-
-impl SseGauge {
-    fn new() -> Self {
-        metrics::gauge!("gavel_sse_connections").increment(1.0);
-        Self
-    }
-}
-
-impl Drop for SseGauge {
-    fn drop(&mut self) {
-        metrics::gauge!("gavel_sse_connections").decrement(1.0);
-    }
+fn sse_gauge() -> GaugeGuard {
+    GaugeGuard::new("gavel_sse_connections")
 }
 
 /// `GET /api/v1/auctions/{id}/events`
@@ -273,7 +265,7 @@ pub async fn events(
     let body = FeedBody::new(
         Arc::clone(&state.store),
         (mailbox, guard),
-        (SseGauge::new(), slot),
+        (sse_gauge(), slot),
         (cursor, replaying),
         queued,
         state.shutdown.clone(),
@@ -321,7 +313,7 @@ mod tests {
         let mut body = FeedBody::new(
             store,
             (mailbox, guard),
-            (SseGauge::new(), None),
+            (sse_gauge(), None),
             (FeedCursor::new(auction, 0), false),
             VecDeque::new(),
             shutdown_rx,

@@ -48,6 +48,28 @@ impl AppState {
         self.origins.iter().any(|allowed| allowed == origin)
     }
 
+    /// The allowed origins as one line, for messages and logs.
+    pub fn allowed_origins(&self) -> String {
+        self.origins.join(", ")
+    }
+
+    /// Logs a request refused for its `Origin` (`seen`, as sent) and returns
+    /// the sentence that tells the client why: `what` was refused, the
+    /// origin seen and the allowed list.
+    pub fn refuse_origin(&self, req: &actix_web::HttpRequest, seen: &str, what: &str) -> String {
+        let allowed = self.allowed_origins();
+        tracing::warn!(
+            path = %req.path(),
+            origin = %seen,
+            allowed = %allowed,
+            "{what} refused: Origin {seen} is not one of the allowed origins ({allowed})"
+        );
+        format!(
+            "{what} refused: Origin {seen} is not one of the allowed origins ({allowed}); \
+             GAVEL_PUBLIC_ORIGINS sets them"
+        )
+    }
+
     /// Takes a long-lived connection slot for the request's peer, or
     /// answers 429 when that address holds too many already.
     pub fn open_stream(

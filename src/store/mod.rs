@@ -22,7 +22,7 @@ pub use records::*;
 pub use sql::{connect, SqlStore};
 pub use timed::TimedStore;
 
-use crate::domain::{AuctionId, UserId};
+use crate::domain::{AuctionId, PublicStatus, UserId};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +83,12 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> StoreResult<Option<(User, DateTime<Utc>)>>;
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
+    /// Replaces a user's password hash; false when there is no such user.
+    async fn set_password_hash(&self, id: UserId, password_hash: &str) -> StoreResult<bool>;
+    /// Makes a user an admin or a bidder; None when there is no such user.
+    async fn set_user_role(&self, id: UserId, role: Role) -> StoreResult<Option<User>>;
+    /// Deletes every session of a user; returns how many there were.
+    async fn delete_user_sessions(&self, id: UserId) -> StoreResult<u64>;
 
     /// The server secret `name` (hex), generated and stored on first use, so
     /// every node and restart on this database shares it.
@@ -93,7 +99,7 @@ pub trait Store: Send + Sync + 'static {
     async fn auction(&self, id: AuctionId) -> StoreResult<Option<AuctionRecord>>;
     async fn list_auctions(
         &self,
-        filter: Option<StatusFilter>,
+        filter: Option<PublicStatus>,
         now: DateTime<Utc>,
         limit: i64,
     ) -> StoreResult<Vec<AuctionRecord>>;

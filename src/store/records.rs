@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Auction, AuctionId, AuctionState, Money, PublicStatus, UserId};
+use crate::domain::{Auction, AuctionId, AuctionState, Money, UserId};
 
 /// A user's role (docs/api.md: `bidder` for every new account, `admin`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -85,9 +85,6 @@ pub struct AuctionRecord {
     pub created_by: UserId,
     pub created_at: DateTime<Utc>,
 }
-
-/// The `?status=` filter of the auction list.
-pub type StatusFilter = PublicStatus;
 
 /// One stored event. `data` is the public EventData JSON object without
 /// `server_time` (added when it is sent).

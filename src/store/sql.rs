@@ -582,6 +582,35 @@ impl Store for SqlStore {
         Ok(())
     }
 
+    async fn set_password_hash(&self, id: UserId, password_hash: &str) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(password_hash)
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn set_user_role(&self, id: UserId, role: Role) -> StoreResult<Option<User>> {
+        sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
+            .bind(role.as_str())
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        self.user_by_id(id).await
+    }
+
+    async fn delete_user_sessions(&self, id: UserId) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(done.rows_affected())
+    }
+
     async fn create_auction(&self, record: &AuctionRecord) -> StoreResult<()> {
         let auction = &record.auction;
         let increments = serde_json::to_string(&auction.rules.increments)
@@ -631,7 +660,7 @@ impl Store for SqlStore {
 
     async fn list_auctions(
         &self,
-        filter: Option<StatusFilter>,
+        filter: Option<PublicStatus>,
         now: DateTime<Utc>,
         limit: i64,
     ) -> StoreResult<Vec<AuctionRecord>> {

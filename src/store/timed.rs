@@ -110,7 +110,7 @@ timed_store! {
         list_users(limit: i64) -> Vec<User>;
         session_user(token_hash: &str, now: DateTime<Utc>) -> Option<(User, DateTime<Utc>)>;
         auction(id: AuctionId) -> Option<AuctionRecord>;
-        list_auctions(filter: Option<StatusFilter>, now: DateTime<Utc>, limit: i64) -> Vec<AuctionRecord>;
+        list_auctions(filter: Option<PublicStatus>, now: DateTime<Utc>, limit: i64) -> Vec<AuctionRecord>;
         live_auctions_ending_before(before: DateTime<Utc>) -> Vec<AuctionId>;
         events_after(auction: AuctionId, after: i64, limit: i64) -> Vec<StoredEvent>;
         bid_events_after(auction: AuctionId, after: i64, limit: i64) -> Vec<StoredEvent>;
@@ -127,6 +127,9 @@ timed_store! {
         create_session(session: &NewSession) -> ();
         delete_session(token_hash: &str) -> ();
         server_secret(name: &str) -> String;
+        set_password_hash(id: UserId, password_hash: &str) -> bool;
+        set_user_role(id: UserId, role: Role) -> Option<User>;
+        delete_user_sessions(id: UserId) -> u64;
         create_auction(auction: &AuctionRecord) -> ();
         commit_batch(batch: &CommitBatch) -> ();
         claim_auction(auction: AuctionId, epoch: i64) -> bool;

@@ -17,6 +17,8 @@ mod hardening;
 mod idempotency;
 mod live;
 mod load_tool;
+mod openapi;
+mod operator;
 mod ops;
 mod security_inputs;
 mod store_fence;

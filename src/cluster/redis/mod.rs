@@ -19,7 +19,7 @@ pub mod messages;
 mod relay;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
@@ -92,8 +92,6 @@ pub struct RedisCluster {
     handler: OnceLock<Weak<dyn RequestHandler>>,
     /// The last seq relayed or published per auction (for catching up).
     last_seen: Mutex<HashMap<AuctionId, i64>>,
-    /// Whether the pub/sub connection is up.
-    subscribed: AtomicBool,
     /// Unix millis of the last message heard on the pub/sub connection.
     last_heard_ms: AtomicI64,
 }
@@ -135,7 +133,6 @@ impl RedisCluster {
             canaries: Mutex::new(HashMap::new()),
             handler: OnceLock::new(),
             last_seen: Mutex::new(HashMap::new()),
-            subscribed: AtomicBool::new(false),
             last_heard_ms: AtomicI64::new(0),
         });
         tokio::spawn(publish_loop(cluster.commands.clone(), outgoing));
@@ -309,11 +306,6 @@ impl RedisCluster {
         conn.publish::<_, _, i64>(self.node_channel(&self.config.node_id), payload)
             .await
             .is_ok()
-    }
-
-    /// Whether the pub/sub connection is up.
-    pub fn is_subscribed(&self) -> bool {
-        self.subscribed.load(Ordering::SeqCst)
     }
 
     /// Hands local subscribers, from the store, every event of `auction`

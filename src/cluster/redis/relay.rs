@@ -31,11 +31,9 @@ pub(super) async fn run(cluster: Arc<RedisCluster>, mut shutdown: watch::Receive
         match listen(&cluster, &mut shutdown).await {
             Listen::Shutdown => return,
             Listen::Lost(reason) => {
-                cluster.subscribed.store(false, Ordering::SeqCst);
                 tracing::warn!(node = %cluster.config.node_id, reason = %reason, "Redis pub/sub lost; reconnecting");
             }
             Listen::Ended => {
-                cluster.subscribed.store(false, Ordering::SeqCst);
                 backoff = Duration::from_millis(100);
             }
         }
@@ -74,7 +72,6 @@ async fn listen(cluster: &Arc<RedisCluster>, shutdown: &mut watch::Receiver<bool
     if let Err(error) = pubsub.subscribe(&identity_channel).await {
         return Listen::Lost(error.to_string());
     }
-    cluster.subscribed.store(true, Ordering::SeqCst);
     cluster
         .last_heard_ms
         .store(Utc::now().timestamp_millis(), Ordering::SeqCst);

@@ -94,19 +94,31 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     difference == 0
 }
 
-/// Whether the request says it comes from this site.
-fn same_site_request(req: &HttpRequest, state: &AppState) -> bool {
+/// Whether the request says it comes from this site; when not, what it
+/// says instead (`Origin …` or `Sec-Fetch-Site …`).
+fn same_site_request(req: &HttpRequest, state: &AppState) -> Result<(), String> {
     if let Some(origin) = req.headers().get(header::ORIGIN) {
-        return origin
+        let allowed = origin
             .to_str()
             .is_ok_and(|origin| origin != "null" && state.origin_allowed(origin));
+        return if allowed {
+            Ok(())
+        } else {
+            Err(format!(
+                "Origin {}",
+                String::from_utf8_lossy(origin.as_bytes())
+            ))
+        };
     }
     // No Origin (old browsers, some privacy modes): trust the browser's
     // own statement when it makes one.
-    match req.headers().get("sec-fetch-site").map(|v| v.to_str()) {
-        Some(Ok(site)) => matches!(site, "same-origin" | "none"),
-        Some(Err(_)) => false,
-        None => true,
+    match req.headers().get("sec-fetch-site") {
+        None => Ok(()),
+        Some(site) if matches!(site.to_str(), Ok("same-origin" | "none")) => Ok(()),
+        Some(site) => Err(format!(
+            "Sec-Fetch-Site {}",
+            String::from_utf8_lossy(site.as_bytes())
+        )),
     }
 }
 
@@ -118,11 +130,19 @@ pub fn verify(
     signed_in: bool,
     form_token: &str,
 ) -> Result<(), PageError> {
-    if !same_site_request(req, state) {
-        tracing::warn!(path = %req.path(), "cross-site form POST refused");
-        return Err(PageError::Forbidden(
-            "This form was sent from another site, so it was refused.".into(),
-        ));
+    if let Err(seen) = same_site_request(req, state) {
+        let allowed = state.allowed_origins();
+        tracing::warn!(
+            path = %req.path(),
+            seen = %seen,
+            allowed = %allowed,
+            "cross-site form POST refused: {seen}; allowed origins: {allowed}"
+        );
+        return Err(PageError::Forbidden(format!(
+            "This form was sent from another site ({seen}), so it was refused. \
+             This server takes forms from {allowed}. If you reached it through \
+             another address, its operator must add that address to GAVEL_PUBLIC_ORIGINS."
+        )));
     }
     let Some(expected) = expected_token(req, signed_in) else {
         return Err(PageError::Forbidden(

@@ -69,9 +69,12 @@ pub async fn connect(
     if let Some(origin) = req.headers().get(actix_web::http::header::ORIGIN) {
         let allowed = origin.to_str().is_ok_and(|o| state.origin_allowed(o));
         if !allowed {
-            return Err(ApiError::forbidden(
-                "this Origin may not open a WebSocket here",
-            ));
+            let seen = String::from_utf8_lossy(origin.as_bytes());
+            return Err(ApiError::forbidden(state.refuse_origin(
+                &req,
+                &seen,
+                "a WebSocket upgrade",
+            )));
         }
     }
     if !state.is_accepting() {
@@ -175,21 +178,6 @@ enum Ending {
     Unresponsive,
 }
 
-struct ConnectionGauge;
-
-impl ConnectionGauge {
-    fn new() -> Self {
-        metrics::gauge!("gavel_ws_connections").increment(1.0);
-        Self
-    }
-}
-
-impl Drop for ConnectionGauge {
-    fn drop(&mut self) {
-        metrics::gauge!("gavel_ws_connections").decrement(1.0);
-    }
-}
-
 /// Whether a stream error is a size limit (ours or actix-ws's aggregation).
 fn is_overflow(error: &std::io::Error) -> bool {
     let ours = error
@@ -201,7 +189,7 @@ fn is_overflow(error: &std::io::Error) -> bool {
 
 impl Connection {
     async fn run(mut self, mut stream: actix_ws::AggregatedMessageStream) {
-        let _gauge = ConnectionGauge::new();
+        let _gauge = crate::telemetry::GaugeGuard::new("gavel_ws_connections");
         let mut expiry = Box::pin(tokio::time::sleep(self.identity_lifetime()));
         let (answer_tx, mut answers) = mpsc::channel::<String>(MAX_BIDS_IN_FLIGHT);
         let mut shutdown = self.state.shutdown.clone();
