@@ -286,12 +286,20 @@ async fn serve_prints_its_url_lists_every_metric_and_names_an_existing_admin() {
 
     // Started again with another password: the admin exists, and is unchanged.
     let served = serve(&db, "a-changed-password-7").await;
-    let said = served.log.lock().expect("log").iter().any(|line| {
-        line["message"].as_str().is_some_and(|m| {
-            m.contains(&format!("start-up admin {ADMIN_USER} already exists"))
-                && m.contains("not applied")
-        }) && line["username"] == ADMIN_USER
-    });
+    // The log is read in the background: give it a moment to catch up.
+    let mut said = false;
+    for _ in 0..50 {
+        said = served.log.lock().expect("log").iter().any(|line| {
+            line["message"].as_str().is_some_and(|m| {
+                m.contains(&format!("start-up admin {ADMIN_USER} already exists"))
+                    && m.contains("not applied")
+            }) && line["username"] == ADMIN_USER
+        });
+        if said {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert!(said, "{:?}", served.log.lock().expect("log"));
     let answer = reqwest::Client::new()
         .post(format!("{}/api/v1/sessions", served.address))

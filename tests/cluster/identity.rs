@@ -14,7 +14,7 @@ use crate::harness::{one_at_a_time, services, Cluster, ADMIN_PASSWORD, ADMIN_USE
 const WITHIN: Duration = Duration::from_millis(100);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_ban_or_a_logout_on_one_node_ends_sockets_on_the_others_within_100_ms() {
+async fn a_ban_or_a_logout_on_one_node_reaches_sockets_on_the_others_within_100_ms() {
     let Some(services) = services("identity").await else {
         return;
     };
