@@ -11,6 +11,7 @@ pub mod actor;
 pub mod batch;
 pub mod commands;
 pub mod known;
+pub mod log;
 pub mod recent;
 pub mod registry;
 pub mod view;

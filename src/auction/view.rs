@@ -107,7 +107,21 @@ pub fn stored_event(auction_id: AuctionId, after: &Auction, event: &Event) -> St
         EventKind::Closed { winner } => {
             data["winner"] = json!(winner.map(alias));
         }
-        EventKind::Extended { .. } | EventKind::Cancelled => {}
+        EventKind::Voided { seqs, user, reason } => {
+            data["voided"] = json!({ "seqs": seqs, "reason": reason });
+            bidder = *user;
+        }
+        EventKind::Repriced {
+            leader: Some(held),
+            ..
+        } => {
+            // Private, like a bid's: who leads after the replay, and with
+            // what maximum.
+            bidder = Some(held.user);
+            amount = Some(state.price);
+            ceiling = Some(held.ceiling);
+        }
+        EventKind::Extended { .. } | EventKind::Cancelled | EventKind::Repriced { .. } => {}
     }
     StoredEvent {
         seq: event.seq,
@@ -117,6 +131,9 @@ pub fn stored_event(auction_id: AuctionId, after: &Auction, event: &Event) -> St
         amount,
         bid_kind,
         ceiling,
+        req_amount: None,
+        req_max: None,
+        hash: None,
         data: data.to_string(),
     }
 }

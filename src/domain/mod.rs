@@ -1,5 +1,6 @@
-//! The pure heart of Gavel: money, increment policy, the bidding engine and
-//! the rule for text that clients send.
+//! The pure heart of Gavel: money, increment policy, the bidding engine, the
+//! replay of an auction's log (voids, verification) and the rule for text
+//! that clients send.
 //!
 //! Nothing here does I/O or reads a clock; every decision takes the current
 //! time as an argument. The auction actor (`crate::auction`) feeds commands
@@ -9,6 +10,7 @@ pub mod alias;
 pub mod engine;
 pub mod increments;
 pub mod money;
+pub mod replay;
 pub mod text;
 
 pub use engine::{
@@ -16,6 +18,7 @@ pub use engine::{
     BidRejection, BidRequest, Change, CloseError, Event, EventKind, Leader, PublicStatus,
 };
 pub use increments::IncrementTable;
+pub use replay::{decide_from_scratch, Decision, Entry, VoidError};
 pub use money::{validate_amount, Money, MAX_AMOUNT};
 pub use text::{check_text, ControlCharacter, Lines};
 

@@ -114,6 +114,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<StoredEvent>>;
     /// Bid events with bidder usernames (admin view), oldest first.
     async fn bid_log(&self, auction: AuctionId) -> StoreResult<Vec<BidLogEntry>>;
+    /// An auction's whole log: every event by seq and every private note
+    /// by (`after_seq`, `n`).
+    async fn auction_log(
+        &self,
+        auction: AuctionId,
+    ) -> StoreResult<(Vec<StoredEvent>, Vec<StoredNote>)>;
     /// The auctions a user has bid on, with the latest of their bids.
     async fn auctions_bid_by(&self, user: UserId) -> StoreResult<Vec<AuctionRecord>>;
 

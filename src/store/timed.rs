@@ -115,6 +115,7 @@ timed_store! {
         events_after(auction: AuctionId, after: i64, limit: i64) -> Vec<StoredEvent>;
         bid_events_after(auction: AuctionId, after: i64, limit: i64) -> Vec<StoredEvent>;
         bid_log(auction: AuctionId) -> Vec<BidLogEntry>;
+        auction_log(auction: AuctionId) -> (Vec<StoredEvent>, Vec<StoredNote>);
         auctions_bid_by(user: UserId) -> Vec<AuctionRecord>;
         stored_answers(auction: AuctionId, keys: &[(UserId, String)]) -> HashMap<(UserId, String), StoredAnswer>;
         has_bid_requests(auction: AuctionId) -> bool;

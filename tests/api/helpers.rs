@@ -637,6 +637,7 @@ pub async fn stored_auction(
         epoch: 0,
         created_by,
         created_at: now,
+        head_hash: String::new(),
     };
     store.create_auction(&record).await.expect("create");
     record

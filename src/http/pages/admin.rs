@@ -513,6 +513,9 @@ pub async fn confirm_end(
             },
             "Yes, close it now",
         ),
+        AdminAction::Void { .. } | AdminAction::Bar { .. } => {
+            return Err(PageError::NotFound("page"))
+        }
     };
     ctx.page(&ConfirmPage {
         layout: ctx.layout(heading.clone(), Section::Admin),
@@ -546,10 +549,12 @@ pub async fn end(
     let action = action_of(&action_name)?;
     let record = load_auction(&ctx, &id).await?;
     let back = format!("/admin/auctions/{}", record.id);
+    let cancel = action == AdminAction::Cancel;
     let flash = match end_auction(&ctx.state, admin, &id, action).await {
-        Ok(_) => Flash::success(match action {
-            AdminAction::Cancel => format!("Auction “{}” cancelled.", record.title),
-            AdminAction::Close => format!("Auction “{}” closed.", record.title),
+        Ok(_) => Flash::success(if cancel {
+            format!("Auction “{}” cancelled.", record.title)
+        } else {
+            format!("Auction “{}” closed.", record.title)
         }),
         Err(error) if error.status() == StatusCode::CONFLICT => {
             Flash::error("This auction has already ended.")
