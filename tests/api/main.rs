@@ -14,6 +14,7 @@ mod errors;
 mod feed_gap;
 mod flow;
 mod hardening;
+mod house;
 mod idempotency;
 mod live;
 mod load_tool;
