@@ -231,7 +231,14 @@ impl AuctionActor {
             .map(|submit| (submit.payload, submit.reply))
             .unzip();
 
-        let questions = self.questions(&payloads);
+        // The leader's ban status too: a banned leader's maximum must not
+        // bid for them, even before the ban's void or bar reaches us.
+        let leader = original
+            .state
+            .leader
+            .map(|leader| leader.user)
+            .filter(|user| !original.barred.contains(user));
+        let questions = self.questions(&payloads, leader);
         let auction_id = self.record.id;
         let creator = self.record.created_by;
         let epoch = self.config.epoch;
@@ -258,7 +265,7 @@ impl AuctionActor {
     }
 
     /// Works out what the store must be asked, using what this actor knows.
-    fn questions(&mut self, payloads: &[CommandPayload]) -> BatchQuestions {
+    fn questions(&mut self, payloads: &[CommandPayload], leader: Option<UserId>) -> BatchQuestions {
         let now = Instant::now();
         let mut questions = BatchQuestions {
             keys: Vec::new(),
@@ -266,21 +273,25 @@ impl AuctionActor {
             banned: HashSet::new(),
         };
         let mut users = HashSet::new();
-        for payload in payloads {
-            let CommandPayload::Bid(bid) = payload else {
-                continue;
-            };
+        let bidders = payloads.iter().filter_map(|payload| match payload {
+            CommandPayload::Bid(bid) => Some(bid),
+            _ => None,
+        });
+        for bid in bidders.clone() {
             if self.known.needs_lookup(bid.user, &bid.request_id) {
                 questions.keys.push((bid.user, bid.request_id.clone()));
             }
-            match self.bans.get(bid.user, now) {
+        }
+        let leader = leader.filter(|_| bidders.clone().next().is_some());
+        for user in bidders.map(|bid| bid.user).chain(leader) {
+            match self.bans.get(user, now) {
                 Some(true) => {
-                    questions.banned.insert(bid.user);
+                    questions.banned.insert(user);
                 }
                 Some(false) => {}
                 None => {
-                    if users.insert(bid.user) {
-                        questions.users.push(bid.user);
+                    if users.insert(user) {
+                        questions.users.push(user);
                     }
                 }
             }

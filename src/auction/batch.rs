@@ -77,6 +77,22 @@ pub fn decide(
         head_hash,
         ..Decided::default()
     };
+    // A banned leader is barred before anything else is decided, so their
+    // maximum never bids for them, even before the ban's void or bar
+    // reaches this actor.
+    let banned_leader = auction
+        .state
+        .leader
+        .map(|leader| leader.user)
+        .filter(|user| lookups.banned.contains(user))
+        .filter(|_| auction.state.status == crate::domain::AuctionStatus::Live);
+    if let Some(user) = banned_leader {
+        let before = auction.clone();
+        if let Some(changes) = auction.bar(user) {
+            push_note(&mut decided, auction.state.seq, "barred", now, user, None, None);
+            record_changes(auction_id, before, &changes, &mut decided);
+        }
+    }
     let mut in_batch: HashMap<RequestKey, StoredAnswer> = HashMap::new();
     for command in commands {
         let answer = match command {
@@ -473,5 +489,41 @@ mod tests {
             .answer
             .body
             .contains("\"min_next_bid\":1000"));
+    }
+
+    #[test]
+    fn a_banned_leader_is_barred_before_their_maximum_can_bid() {
+        let now = Utc::now();
+        let id = uuid::Uuid::new_v4();
+        let (leader, other) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+        let mut auction = open_auction(now);
+        let raise = CommandPayload::Bid(BidPayload {
+            user: leader,
+            request_id: "l1".into(),
+            kind: BidCommandKind::Bid {
+                amount: 1_000,
+                max_amount: Some(50_000),
+            },
+        });
+        decide(id, &mut auction, String::new(), &[raise], &Lookups::default(), now);
+        let mut lookups = Lookups::default();
+        lookups.banned.insert(leader);
+        let decided = decide(
+            id,
+            &mut auction,
+            String::new(),
+            &[bid(other, "o1", 1_100)],
+            &lookups,
+            now,
+        );
+        assert_eq!(decided.notes.len(), 1);
+        assert_eq!(decided.notes[0].kind, "barred");
+        assert!(
+            decided.events.iter().all(|event| event.bidder != Some(leader)),
+            "{:?}",
+            decided.events
+        );
+        assert_eq!(auction.state.leader.map(|l| l.user), Some(other));
+        assert_eq!(auction.state.price, 1_100);
     }
 }

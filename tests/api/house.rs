@@ -335,8 +335,57 @@ async fn a_void_of_a_bidders_bids_reaches_watchers(app: TestApp) {
     );
 }
 
+async fn the_admin_lot_page_voids_a_bid_after_a_confirmation(app: TestApp) {
+    use crate::helpers::{ADMIN_PASSWORD, ADMIN_USER};
+    use crate::security_inputs::Pages;
+    let admin = app.admin_token().await;
+    let auction = app.auction_id_as(&admin, AuctionBuilder::new()).await;
+    let bidders = app.bidders("paged", 2).await;
+    let (_, first) = app
+        .bid(&bidders[0].token, &auction, "a1", 1_000, Some(4_000))
+        .await;
+    let seq = first["seq"].as_i64().expect("a seq").to_string();
+    app.bid(&bidders[1].token, &auction, "b1", 1_500, None).await;
+
+    let mut pages = Pages::new(&app);
+    let signed_in = pages.log_in(ADMIN_USER, ADMIN_PASSWORD, "/admin").await;
+    assert_eq!(signed_in.status, StatusCode::SEE_OTHER);
+    let lot = pages.get(&format!("/admin/auctions/{auction}")).await;
+    assert_eq!(lot.status, StatusCode::OK);
+    let link = format!("/admin/auctions/{auction}/void?seq={seq}");
+    assert!(lot.body.contains(&link), "{}", lot.body);
+
+    let confirm = pages.get(&link).await;
+    assert_eq!(confirm.status, StatusCode::OK, "{}", confirm.body);
+    assert!(confirm.body.contains("Reason"), "{}", confirm.body);
+    let csrf = confirm.input("csrf");
+    let path = format!("/admin/auctions/{auction}/void");
+    // Without a reason the form comes back with the message; nothing voided.
+    let again = pages
+        .post(&path, &[("csrf", &csrf), ("seq", &seq), ("user", ""), ("reason", " ")])
+        .await;
+    assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", again.body);
+    assert!(again.body.contains("Must not be empty"), "{}", again.body);
+    assert_eq!(app.snapshot(&auction).await["current_price"], 1_550);
+
+    let done = pages
+        .post(
+            &path,
+            &[("csrf", &csrf), ("seq", &seq), ("user", ""), ("reason", "phone bid mix-up")],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert_eq!(done.location(), format!("/admin/auctions/{auction}"));
+    let after = app.snapshot(&auction).await;
+    assert_eq!(after["current_price"], 1_500);
+    assert_eq!(after["leader"], json!(alias(&auction, &bidders[1].id)));
+    let lot = pages.get(&format!("/admin/auctions/{auction}")).await;
+    assert!(lot.body.contains(">voided<"), "{}", lot.body);
+}
+
 crate::on_both_backends!(
     a_void_replays_the_log_without_the_voided_bid,
+    the_admin_lot_page_voids_a_bid_after_a_confirmation,
     a_banned_leader_with_a_high_maximum_loses_everything,
     a_ban_that_keeps_bids_stops_the_maximum_and_the_win,
     a_void_of_a_bidders_bids_reaches_watchers,
