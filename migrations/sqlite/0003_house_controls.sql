@@ -41,3 +41,16 @@ CREATE TABLE auction_notes (
     max_amount INTEGER,
     CONSTRAINT auction_notes_pkey PRIMARY KEY (auction_id, after_seq, n)
 );
+
+-- A leader's ceiling raise was not stored before this migration: where an
+-- auction row's leader_ceiling is above the maximum of the leader's last
+-- bid event, the raise came after every event that involved them, so it is
+-- recorded as a note after the auction's last event.
+INSERT INTO auction_notes (auction_id, after_seq, n, kind, at, bidder_id, amount, max_amount)
+SELECT a.id, a.seq, a.updated_at * 1000, 'ceiling', a.updated_at, a.leader_id, NULL, a.leader_ceiling
+  FROM auctions a
+ WHERE a.leader_id IS NOT NULL
+   AND a.leader_ceiling > COALESCE(
+       (SELECT e.ceiling FROM auction_events e
+         WHERE e.auction_id = a.id AND e.kind = 'bid' AND e.bidder_id = a.leader_id
+         ORDER BY e.seq DESC LIMIT 1), 0);

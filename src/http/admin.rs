@@ -311,8 +311,28 @@ pub async fn close(
     Ok(HttpResponse::Ok().json(admin_snapshot(&record)))
 }
 
-/// Bans or unbans a user (shared with the pages).
+/// Bans or unbans a user (shared with the pages), and audits it.
 pub async fn set_banned(
+    state: &AppState,
+    admin: &User,
+    id: &str,
+    banned: bool,
+) -> Result<User, ApiError> {
+    let user = change_ban(state, admin, id, banned).await?;
+    let action = if banned { "user.ban" } else { "user.unban" };
+    audit(
+        state,
+        admin,
+        action,
+        user.id.to_string(),
+        json!({ "username": user.username }),
+    )
+    .await;
+    Ok(user)
+}
+
+/// Bans or unbans a user without auditing it (the caller does).
+async fn change_ban(
     state: &AppState,
     admin: &User,
     id: &str,
@@ -339,14 +359,6 @@ pub async fn set_banned(
     });
     let action = if banned { "user.ban" } else { "user.unban" };
     tracing::info!(user.id = %id, admin.id = %admin.id, action, "user ban changed");
-    audit(
-        state,
-        admin,
-        action,
-        id.to_string(),
-        json!({ "username": user.username }),
-    )
-    .await;
     Ok(user)
 }
 
@@ -386,7 +398,7 @@ pub async fn ban_user(
         Some(reason) => check_reason(reason)?,
         None => "banned".to_string(),
     };
-    let user = set_banned(state, admin, id, true).await?;
+    let user = change_ban(state, admin, id, true).await?;
     let mut outcome = BanOutcome::default();
     let lots = state.store.auctions_bid_by(user.id).await?;
     for lot in lots {
@@ -438,7 +450,7 @@ pub async fn ban_user(
     audit(
         state,
         admin,
-        "user.ban.bids",
+        "user.ban",
         user.id.to_string(),
         json!({
             "username": user.username,
