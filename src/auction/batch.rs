@@ -13,6 +13,7 @@ use serde_json::{json, Map, Value};
 use super::commands::{AdminAction, AdminError, BidCommandKind, BidPayload, CommandPayload};
 use super::recent::RequestKey;
 use super::view::{error_body, rfc3339, stored_event};
+use crate::domain::chain;
 use crate::domain::{
     Auction, AuctionId, BidAccepted, BidOutcome, BidRejection, BidRequest, Change, CloseError,
     Entry, UserId, VoidError,
@@ -269,9 +270,31 @@ fn record_changes(
         replay.apply(change);
         decided.state_changed = true;
         if let Change::Public(event) = change {
-            decided
-                .events
-                .push(stored_event(auction_id, &replay, event));
+            let mut row = stored_event(auction_id, &replay, event);
+            seal(auction_id, &mut decided.head_hash, &mut row);
+            decided.events.push(row);
+        }
+    }
+}
+
+/// Links a new event row into the auction's hash chain: its `hash` (also in
+/// its data) follows `head`, which moves on to it.
+pub fn seal(auction_id: AuctionId, head: &mut String, row: &mut StoredEvent) {
+    let previous = if head.is_empty() {
+        chain::GENESIS
+    } else {
+        head.as_str()
+    };
+    let sealed = chain::event_hash(previous, auction_id, row.seq, &row.name, &row.data)
+        .and_then(|hash| Ok((chain::with_hash(&row.data, &hash)?, hash)));
+    match sealed {
+        Ok((data, hash)) => {
+            row.data = data;
+            row.hash = Some(hash.clone());
+            *head = hash;
+        }
+        Err(error) => {
+            tracing::error!(auction.id = %auction_id, seq = row.seq, error = %error, "could not hash an event");
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod known;
 pub mod log;
 pub mod recent;
 pub mod registry;
+pub mod verify;
 pub mod view;
 
 pub use commands::{AdminAction, AdminError, BidCommandKind, BidReply};

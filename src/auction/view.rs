@@ -39,6 +39,9 @@ pub struct Snapshot {
     pub seq: i64,
     pub server_time: String,
     pub winner: Option<String>,
+    /// The hash of the auction's last event (docs/design.md, "The
+    /// verifiable record"); null before the first event.
+    pub head_hash: Option<String>,
 }
 
 impl Snapshot {
@@ -64,6 +67,7 @@ impl Snapshot {
             seq: auction.state.seq,
             server_time: rfc3339(now),
             winner: auction.state.winner.map(alias),
+            head_hash: Some(record.head_hash.clone()).filter(|hash| !hash.is_empty()),
         }
     }
 }

@@ -7,6 +7,7 @@
 //! in, persists the [`Change`]s that come out and publishes the public ones.
 
 pub mod alias;
+pub mod chain;
 pub mod engine;
 pub mod increments;
 pub mod money;

@@ -130,6 +130,8 @@ pub trait Store: Send + Sync + 'static {
         auction: AuctionId,
         keys: &[(UserId, String)],
     ) -> StoreResult<HashMap<(UserId, String), StoredAnswer>>;
+    /// Every stored answer of `auction`'s bid requests (for `gavel verify`).
+    async fn bid_answers(&self, auction: AuctionId) -> StoreResult<Vec<StoredRequest>>;
     /// Whether any bid request of `auction` is stored.
     async fn has_bid_requests(&self, auction: AuctionId) -> StoreResult<bool>;
     /// Which of `users` are banned.

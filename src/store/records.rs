@@ -151,6 +151,14 @@ pub struct StoredAnswer {
     pub body: String,
 }
 
+/// A stored bid request and its first answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRequest {
+    pub user: UserId,
+    pub request_id: String,
+    pub answer: StoredAnswer,
+}
+
 /// An answer to store with a batch.
 #[derive(Debug, Clone)]
 pub struct NewAnswer {

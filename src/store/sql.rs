@@ -167,12 +167,78 @@ pub async fn connect(url: &str) -> anyhow::Result<SqlStore> {
         .run(&pool)
         .await
         .context("applying database migrations")?;
-    Ok(SqlStore { pool, dialect })
+    let store = SqlStore { pool, dialect };
+    let filled = store
+        .fill_missing_hashes()
+        .await
+        .context("hashing events stored before migration 0003")?;
+    if filled > 0 {
+        tracing::info!(events = filled, "hash chain filled in for events stored before it existed");
+    }
+    Ok(store)
 }
 
 impl SqlStore {
     pub fn dialect(&self) -> Dialect {
         self.dialect
+    }
+
+    /// Links events stored before the hash chain existed (migration 0003)
+    /// into it: each gets its hash (column and data), each such auction its
+    /// head hash. Idempotent; returns how many events it hashed.
+    pub async fn fill_missing_hashes(&self) -> StoreResult<usize> {
+        let rows = sqlx::query("SELECT DISTINCT auction_id FROM auction_events WHERE hash IS NULL")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+        let mut filled = 0;
+        for row in &rows {
+            let auction: String = get(row, "auction_id")?;
+            let id = parse_id(&auction)?;
+            let (events, _) = self.auction_log(id).await?;
+            let mut head = crate::domain::chain::GENESIS.to_string();
+            let mut last_seq = 0;
+            for event in &events {
+                last_seq = event.seq;
+                if let Some(hash) = &event.hash {
+                    head = hash.clone();
+                    continue;
+                }
+                let corrupt = |e: crate::domain::chain::ChainError| {
+                    StoreError::Corrupt(format!("auction {id} seq {}: {e}", event.seq))
+                };
+                let hash = crate::domain::chain::event_hash(
+                    &head,
+                    id,
+                    event.seq,
+                    &event.name,
+                    &event.data,
+                )
+                .map_err(corrupt)?;
+                let data = crate::domain::chain::with_hash(&event.data, &hash).map_err(corrupt)?;
+                sqlx::query(
+                    "UPDATE auction_events SET hash = $1, data = $2 \
+                     WHERE auction_id = $3 AND seq = $4 AND hash IS NULL",
+                )
+                .bind(&hash)
+                .bind(&data)
+                .bind(&auction)
+                .bind(event.seq)
+                .execute(&self.pool)
+                .await
+                .map_err(db_error)?;
+                head = hash;
+                filled += 1;
+            }
+            sqlx::query("UPDATE auctions SET head_hash = $1 WHERE id = $2 AND seq = $3")
+                .bind(&head)
+                .bind(&auction)
+                .bind(last_seq)
+                .execute(&self.pool)
+                .await
+                .map_err(db_error)?;
+        }
+        Ok(filled)
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -847,6 +913,31 @@ impl Store for SqlStore {
             events.iter().map(event_from_row).collect::<StoreResult<_>>()?,
             notes.iter().map(note_from_row).collect::<StoreResult<_>>()?,
         ))
+    }
+
+    async fn bid_answers(&self, auction: AuctionId) -> StoreResult<Vec<StoredRequest>> {
+        let rows = sqlx::query(
+            "SELECT user_id, request_id, http_status, body FROM bid_requests \
+             WHERE auction_id = $1 ORDER BY created_at, user_id, request_id",
+        )
+        .bind(auction.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.iter()
+            .map(|row| {
+                let status: i64 = get(row, "http_status")?;
+                Ok(StoredRequest {
+                    user: parse_id(&get::<String>(row, "user_id")?)?,
+                    request_id: get(row, "request_id")?,
+                    answer: StoredAnswer {
+                        http_status: u16::try_from(status)
+                            .map_err(|_| StoreError::Corrupt(format!("status {status}")))?,
+                        body: get(row, "body")?,
+                    },
+                })
+            })
+            .collect()
     }
 
     async fn has_bid_requests(&self, auction: AuctionId) -> StoreResult<bool> {

@@ -17,6 +17,7 @@ mod hardening;
 mod house;
 mod idempotency;
 mod live;
+mod record;
 mod load_tool;
 mod ops;
 mod security_inputs;
