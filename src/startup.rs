@@ -451,9 +451,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                         .service(
                             resource("/auctions/{id}/close").route(web::post().to(admin::close)),
                         )
-                        .service(
-                            resource("/auctions/{id}/void").route(web::post().to(admin::void)),
-                        )
+                        .service(resource("/auctions/{id}/void").route(web::post().to(admin::void)))
                         .service(resource("/users").route(web::get().to(admin::users)))
                         .service(resource("/users/{id}/ban").route(web::post().to(admin::ban)))
                         .service(resource("/users/{id}/unban").route(web::post().to(admin::unban)))

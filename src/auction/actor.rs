@@ -472,7 +472,14 @@ async fn run_batch(
     }
     let expected_seq = auction.state.seq;
     let now = Utc::now();
-    let decided = batch::decide(auction_id, &mut auction, head_hash, &payloads, &lookups, now);
+    let decided = batch::decide(
+        auction_id,
+        &mut auction,
+        head_hash,
+        &payloads,
+        &lookups,
+        now,
+    );
     if decided.needs_commit() {
         let commit = CommitBatch {
             auction_id,

@@ -90,7 +90,15 @@ pub fn decide(
     if let Some(user) = banned_leader {
         let before = auction.clone();
         if let Some(changes) = auction.bar(user) {
-            push_note(&mut decided, auction.state.seq, "barred", now, user, None, None);
+            push_note(
+                &mut decided,
+                auction.state.seq,
+                "barred",
+                now,
+                user,
+                None,
+                None,
+            );
             record_changes(auction_id, before, &changes, &mut decided);
         }
     }
@@ -123,7 +131,9 @@ pub fn decide(
                     AdminAction::Close => auction
                         .close(now, true)
                         .map_err(|_| AdminError::AlreadyEnded),
-                    AdminAction::Cancel => auction.cancel(now).map_err(|_| AdminError::AlreadyEnded),
+                    AdminAction::Cancel => {
+                        auction.cancel(now).map_err(|_| AdminError::AlreadyEnded)
+                    }
                     AdminAction::Void { seqs, user, reason } => match &lookups.log {
                         Some(log) => auction
                             .void(log, seqs, *user, reason, now)
@@ -143,7 +153,15 @@ pub fn decide(
                 CommandAnswer::Admin(result.map(|changes| {
                     for change in &changes {
                         if let Change::Barred { user } = change {
-                            push_note(&mut decided, auction.state.seq, "barred", now, *user, None, None);
+                            push_note(
+                                &mut decided,
+                                auction.state.seq,
+                                "barred",
+                                now,
+                                *user,
+                                None,
+                                None,
+                            );
                         }
                     }
                     record_changes(auction_id, before, &changes, &mut decided);
@@ -408,7 +426,14 @@ mod tests {
         let user = uuid::Uuid::new_v4();
         let mut auction = open_auction(now);
         let commands = [bid(user, "r1", 1_000), bid(user, "r1", 1_000)];
-        let decided = decide(id, &mut auction, String::new(), &commands, &Lookups::default(), now);
+        let decided = decide(
+            id,
+            &mut auction,
+            String::new(),
+            &commands,
+            &Lookups::default(),
+            now,
+        );
         assert_eq!(decided.events.len(), 1);
         assert_eq!(decided.new_answers.len(), 1);
         assert_eq!(decided.answers[0], decided.answers[1]);
@@ -427,7 +452,14 @@ mod tests {
         };
         let mut lookups = Lookups::default();
         lookups.known.insert((user, "r1".into()), stored.clone());
-        let decided = decide(id, &mut auction, String::new(), &[bid(user, "r1", 5_000)], &lookups, now);
+        let decided = decide(
+            id,
+            &mut auction,
+            String::new(),
+            &[bid(user, "r1", 5_000)],
+            &lookups,
+            now,
+        );
         assert_eq!(decided.answers, vec![CommandAnswer::Bid(stored)]);
         assert!(!decided.needs_commit());
         assert_eq!(auction.state.bid_count, 0);
@@ -441,7 +473,14 @@ mod tests {
         let mut auction = open_auction(now);
         let mut lookups = Lookups::default();
         lookups.banned.insert(user);
-        let decided = decide(id, &mut auction, String::new(), &[bid(user, "r1", 5_000)], &lookups, now);
+        let decided = decide(
+            id,
+            &mut auction,
+            String::new(),
+            &[bid(user, "r1", 5_000)],
+            &lookups,
+            now,
+        );
         let CommandAnswer::Bid(answer) = &decided.answers[0] else {
             panic!("a bid answer")
         };
@@ -485,7 +524,14 @@ mod tests {
         assert_eq!(auction, before);
 
         let other = uuid::Uuid::new_v4();
-        let decided = decide(id, &mut auction, String::new(), &[bid(other, "r1", 1_000)], &lookups, now);
+        let decided = decide(
+            id,
+            &mut auction,
+            String::new(),
+            &[bid(other, "r1", 1_000)],
+            &lookups,
+            now,
+        );
         assert_eq!(decided.events.len(), 1, "others bid as usual");
     }
 
@@ -528,7 +574,14 @@ mod tests {
                 max_amount: Some(50_000),
             },
         });
-        decide(id, &mut auction, String::new(), &[raise], &Lookups::default(), now);
+        decide(
+            id,
+            &mut auction,
+            String::new(),
+            &[raise],
+            &Lookups::default(),
+            now,
+        );
         let mut lookups = Lookups::default();
         lookups.banned.insert(leader);
         let decided = decide(
@@ -542,7 +595,10 @@ mod tests {
         assert_eq!(decided.notes.len(), 1);
         assert_eq!(decided.notes[0].kind, "barred");
         assert!(
-            decided.events.iter().all(|event| event.bidder != Some(leader)),
+            decided
+                .events
+                .iter()
+                .all(|event| event.bidder != Some(leader)),
             "{:?}",
             decided.events
         );

@@ -37,12 +37,19 @@ fn request_of(event: &StoredEvent, amount: Money, ceiling: Money) -> (Money, Opt
 }
 
 /// One event's entry, if it is a decision (not a consequence).
-fn event_entry(event: &StoredEvent, previous: Option<&StoredEvent>) -> Result<Option<Entry>, LogError> {
+fn event_entry(
+    event: &StoredEvent,
+    previous: Option<&StoredEvent>,
+) -> Result<Option<Entry>, LogError> {
     let seq = event.seq;
     let entry = match event.name.as_str() {
         "bid" => {
-            let bidder = event.bidder.ok_or_else(|| broken(seq, "a bid without a bidder"))?;
-            let amount = event.amount.ok_or_else(|| broken(seq, "a bid without an amount"))?;
+            let bidder = event
+                .bidder
+                .ok_or_else(|| broken(seq, "a bid without a bidder"))?;
+            let amount = event
+                .amount
+                .ok_or_else(|| broken(seq, "a bid without an amount"))?;
             match event.bid_kind.as_deref() {
                 Some("bid") => {
                     let ceiling = event.ceiling.unwrap_or(amount);
@@ -79,9 +86,16 @@ fn event_entry(event: &StoredEvent, previous: Option<&StoredEvent>) -> Result<Op
                 .as_array()
                 .ok_or_else(|| broken(seq, "a void without seqs"))?
                 .iter()
-                .map(|value| value.as_i64().ok_or_else(|| broken(seq, "a voided seq that is not a number")))
+                .map(|value| {
+                    value
+                        .as_i64()
+                        .ok_or_else(|| broken(seq, "a voided seq that is not a number"))
+                })
                 .collect::<Result<Vec<i64>, LogError>>()?;
-            let reason = data["voided"]["reason"].as_str().unwrap_or_default().to_string();
+            let reason = data["voided"]["reason"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
             Some(Entry::Void {
                 seq,
                 seqs,
@@ -115,7 +129,10 @@ fn note_entry(note: &StoredNote) -> Result<Entry, LogError> {
             user: note.bidder,
             at: note.at,
         }),
-        other => Err(broken(note.after_seq, format!("unknown note kind {other:?}"))),
+        other => Err(broken(
+            note.after_seq,
+            format!("unknown note kind {other:?}"),
+        )),
     }
 }
 

@@ -103,35 +103,26 @@ fn check_chain(checker: &mut Checker, record: &AuctionRecord, events: &[StoredEv
     }
 }
 
-/// The fields of an event row a replay must reproduce, with the data in
-/// canonical form (its `hash` left out: the chain checks that).
-fn comparable(event: &StoredEvent) -> (String, i64, Option<UserId>, Option<i64>, Option<String>, Option<i64>, String) {
-    (
-        event.name.clone(),
-        event.at.timestamp_millis(),
-        event.bidder,
-        event.amount,
-        event.bid_kind.clone(),
-        event.ceiling,
-        chain::canonical_data(&event.data).unwrap_or_else(|_| event.data.clone()),
-    )
-}
-
+/// The first field where a replayed event row and the stored one differ
+/// (the data compared in canonical form, without its `hash`: the chain
+/// checks that).
 fn first_difference(expected: &StoredEvent, stored: &StoredEvent) -> Option<&'static str> {
-    let (a, b) = (comparable(expected), comparable(stored));
-    if a.0 != b.0 {
+    let data = |event: &StoredEvent| {
+        chain::canonical_data(&event.data).unwrap_or_else(|_| event.data.clone())
+    };
+    if expected.name != stored.name {
         Some("kind")
-    } else if a.1 != b.1 {
+    } else if expected.at.timestamp_millis() != stored.at.timestamp_millis() {
         Some("time")
-    } else if a.2 != b.2 {
+    } else if expected.bidder != stored.bidder {
         Some("bidder")
-    } else if a.3 != b.3 {
+    } else if expected.amount != stored.amount {
         Some("amount")
-    } else if a.4 != b.4 {
+    } else if expected.bid_kind != stored.bid_kind {
         Some("bid kind")
-    } else if a.5 != b.5 {
+    } else if expected.ceiling != stored.ceiling {
         Some("maximum")
-    } else if a.6 != b.6 {
+    } else if data(expected) != data(stored) {
         Some("data")
     } else {
         None
@@ -186,13 +177,11 @@ pub fn check_auction(
             };
         }
     };
-    let by_seq: HashMap<i64, &StoredEvent> = events.iter().map(|event| (event.seq, event)).collect();
+    let by_seq: HashMap<i64, &StoredEvent> =
+        events.iter().map(|event| (event.seq, event)).collect();
     let mut produced: HashSet<i64> = HashSet::new();
     let mut replayed_answers: HashMap<(UserId, i64), Vec<Value>> = HashMap::new();
-    let mut auction = Auction::new(
-        record.auction.rules.clone(),
-        record.auction.initial_ends_at,
-    );
+    let mut auction = Auction::new(record.auction.rules.clone(), record.auction.initial_ends_at);
     for (index, entry) in entries.iter().enumerate() {
         let before = auction.clone();
         let at_seq = entry_seq(entry, auction.state.seq);
@@ -206,7 +195,10 @@ pub fn check_auction(
             } => match auction.void(&entries[..index], seqs, *user, reason, *at) {
                 Ok(changes) => changes,
                 Err(error) => {
-                    checker.problem(Some(at_seq), format!("the replay refuses this void: {error}"));
+                    checker.problem(
+                        Some(at_seq),
+                        format!("the replay refuses this void: {error}"),
+                    );
                     continue;
                 }
             },
@@ -244,13 +236,19 @@ pub fn check_auction(
             match by_seq.get(&event.seq) {
                 None => checker.problem(
                     Some(event.seq),
-                    format!("the replay produces a {} event that is not stored", expected.name),
+                    format!(
+                        "the replay produces a {} event that is not stored",
+                        expected.name
+                    ),
                 ),
                 Some(stored) => {
                     if let Some(field) = first_difference(&expected, stored) {
                         checker.problem(
                             Some(event.seq),
-                            format!("the stored {} event differs from the replay ({field})", stored.name),
+                            format!(
+                                "the stored {} event differs from the replay ({field})",
+                                stored.name
+                            ),
                         );
                     }
                 }
@@ -262,7 +260,10 @@ pub fn check_auction(
         if !produced.contains(&event.seq) {
             checker.problem(
                 Some(event.seq),
-                format!("the stored {} event does not follow from the log", event.name),
+                format!(
+                    "the stored {} event does not follow from the log",
+                    event.name
+                ),
             );
         }
     }
@@ -272,7 +273,10 @@ pub fn check_auction(
             continue; // a refusal leaves nothing in the log
         }
         let Ok(mut body) = serde_json::from_str::<Value>(&request.answer.body) else {
-            checker.problem(None, format!("the answer to request {:?} is not JSON", request.request_id));
+            checker.problem(
+                None,
+                format!("the answer to request {:?} is not JSON", request.request_id),
+            );
             continue;
         };
         let seq = body["seq"].as_i64();
@@ -299,7 +303,10 @@ pub fn check_auction(
         ("status", stored.state.status == auction.state.status),
         ("price", stored.state.price == auction.state.price),
         ("leader", stored.state.leader == auction.state.leader),
-        ("bid_count", stored.state.bid_count == auction.state.bid_count),
+        (
+            "bid_count",
+            stored.state.bid_count == auction.state.bid_count,
+        ),
         ("seq", stored.state.seq == auction.state.seq),
         (
             "ends_at",
@@ -387,9 +394,15 @@ mod tests {
             max: Option<i64>,
             secs: i64,
         },
-        VoidBid { pick: usize },
-        VoidUser { user: usize },
-        Bar { user: usize },
+        VoidBid {
+            pick: usize,
+        },
+        VoidUser {
+            user: usize,
+        },
+        Bar {
+            user: usize,
+        },
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -430,8 +443,10 @@ mod tests {
         let mut now = start();
         let mut banned = HashSet::new();
         for (n, op) in ops.iter().enumerate() {
-            let mut lookups = Lookups::default();
-            lookups.banned = banned.clone();
+            let mut lookups = Lookups {
+                banned: banned.clone(),
+                ..Lookups::default()
+            };
             let command = match op {
                 Op::Bid {
                     user,
@@ -480,7 +495,14 @@ mod tests {
                     CommandPayload::Admin(AdminAction::Bar { user: USERS[*user] })
                 }
             };
-            let decided = decide(AUCTION, &mut auction, head.clone(), &[command], &lookups, now);
+            let decided = decide(
+                AUCTION,
+                &mut auction,
+                head.clone(),
+                &[command],
+                &lookups,
+                now,
+            );
             head = decided.head_hash.clone();
             events.extend(decided.events.iter().cloned().map(|mut e| {
                 // The store keeps milliseconds.
@@ -495,7 +517,14 @@ mod tests {
             }));
         }
         let close = CommandPayload::Admin(AdminAction::Close);
-        let decided = decide(AUCTION, &mut auction, head.clone(), &[close], &Lookups::default(), now);
+        let decided = decide(
+            AUCTION,
+            &mut auction,
+            head.clone(),
+            &[close],
+            &Lookups::default(),
+            now,
+        );
         head = decided.head_hash.clone();
         events.extend(decided.events.iter().cloned());
         let record = AuctionRecord {
@@ -518,7 +547,12 @@ mod tests {
     }
 
     fn check(stored: &Stored) -> AuctionCheck {
-        check_auction(&stored.record, &stored.events, &stored.notes, &stored.answers)
+        check_auction(
+            &stored.record,
+            &stored.events,
+            &stored.notes,
+            &stored.answers,
+        )
     }
 
     proptest! {
@@ -577,9 +611,24 @@ mod tests {
     #[test]
     fn an_altered_private_column_or_answer_is_named() {
         let ops = [
-            Op::Bid { user: 0, above: 0, max: Some(2_000), secs: 1 },
-            Op::Bid { user: 1, above: 50, max: None, secs: 1 },
-            Op::Bid { user: 2, above: 0, max: Some(900), secs: 1 },
+            Op::Bid {
+                user: 0,
+                above: 0,
+                max: Some(2_000),
+                secs: 1,
+            },
+            Op::Bid {
+                user: 1,
+                above: 50,
+                max: None,
+                secs: 1,
+            },
+            Op::Bid {
+                user: 2,
+                above: 0,
+                max: Some(900),
+                secs: 1,
+            },
         ];
         let clean = run(&ops, 0);
         assert_eq!(check(&clean).problems, Vec::new());
@@ -593,17 +642,28 @@ mod tests {
         auto.ceiling = Some(auto.ceiling.unwrap_or_default() + 1);
         let seq = auto.seq;
         let problems = check(&ceiling).problems;
-        assert!(problems.iter().any(|p| p.seq == Some(seq) && p.what.contains("maximum")), "{problems:?}");
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.seq == Some(seq) && p.what.contains("maximum")),
+            "{problems:?}"
+        );
 
         let mut answer = run(&ops, 0);
         let first = answer.answers.first_mut().expect("an answer");
         first.answer.body = first.answer.body.replace("\"leading\"", "\"outbid\"");
         let problems = check(&answer).problems;
-        assert!(problems.iter().any(|p| p.what.contains("request \"r0\"")), "{problems:?}");
+        assert!(
+            problems.iter().any(|p| p.what.contains("request \"r0\"")),
+            "{problems:?}"
+        );
 
         let mut row = run(&ops, 0);
         row.record.auction.state.price += 1;
         let problems = check(&row).problems;
-        assert!(problems.iter().any(|p| p.what.contains("price")), "{problems:?}");
+        assert!(
+            problems.iter().any(|p| p.what.contains("price")),
+            "{problems:?}"
+        );
     }
 }

@@ -116,8 +116,7 @@ pub fn stored_event(auction_id: AuctionId, after: &Auction, event: &Event) -> St
             bidder = *user;
         }
         EventKind::Repriced {
-            leader: Some(held),
-            ..
+            leader: Some(held), ..
         } => {
             // Private, like a bid's: who leads after the replay, and with
             // what maximum.

@@ -19,8 +19,8 @@ pub use engine::{
     BidRejection, BidRequest, Change, CloseError, Event, EventKind, Leader, PublicStatus,
 };
 pub use increments::IncrementTable;
-pub use replay::{decide_from_scratch, Decision, Entry, VoidError};
 pub use money::{validate_amount, Money, MAX_AMOUNT};
+pub use replay::{decide_from_scratch, Decision, Entry, VoidError};
 pub use text::{check_text, ControlCharacter, Lines};
 
 /// Identifies a user everywhere inside the server (never shown to the public).

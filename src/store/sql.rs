@@ -173,7 +173,10 @@ pub async fn connect(url: &str) -> anyhow::Result<SqlStore> {
         .await
         .context("hashing events stored before migration 0003")?;
     if filled > 0 {
-        tracing::info!(events = filled, "hash chain filled in for events stored before it existed");
+        tracing::info!(
+            events = filled,
+            "hash chain filled in for events stored before it existed"
+        );
     }
     Ok(store)
 }
@@ -717,7 +720,9 @@ impl Store for SqlStore {
         .bind(record.created_by.to_string())
         .bind(ms(record.created_at))
         .bind(ms(auction.initial_ends_at))
-        .bind(barred_text(&auction.barred.iter().copied().collect::<Vec<_>>()))
+        .bind(barred_text(
+            &auction.barred.iter().copied().collect::<Vec<_>>(),
+        ))
         .bind(record.head_hash.as_str())
         .bind(ms(record.created_at))
         .execute(&self.pool)
@@ -910,8 +915,14 @@ impl Store for SqlStore {
         .await
         .map_err(db_error)?;
         Ok((
-            events.iter().map(event_from_row).collect::<StoreResult<_>>()?,
-            notes.iter().map(note_from_row).collect::<StoreResult<_>>()?,
+            events
+                .iter()
+                .map(event_from_row)
+                .collect::<StoreResult<_>>()?,
+            notes
+                .iter()
+                .map(note_from_row)
+                .collect::<StoreResult<_>>()?,
         ))
     }
 

@@ -24,8 +24,12 @@ async fn events_naming(app: &TestApp, auction: &str, user: &str, after: i64) -> 
 }
 
 async fn void_as(app: &TestApp, admin: &str, auction: &str, body: Value) -> (StatusCode, Value) {
-    app.post_as(admin, &format!("/api/v1/admin/auctions/{auction}/void"), &body)
-        .await
+    app.post_as(
+        admin,
+        &format!("/api/v1/admin/auctions/{auction}/void"),
+        &body,
+    )
+    .await
 }
 
 async fn a_void_replays_the_log_without_the_voided_bid(app: TestApp) {
@@ -34,7 +38,9 @@ async fn a_void_replays_the_log_without_the_voided_bid(app: TestApp) {
     let bidders = app.bidders("voider", 2).await;
     let (alice, bob) = (&bidders[0], &bidders[1]);
 
-    let (status, first) = app.bid(&alice.token, &auction, "a1", 1_000, Some(5_000)).await;
+    let (status, first) = app
+        .bid(&alice.token, &auction, "a1", 1_000, Some(5_000))
+        .await;
     assert_eq!(status, StatusCode::OK, "{first}");
     let alice_seq = first["seq"].as_i64().expect("a seq");
     // Bob's 2,000 is answered by Alice's maximum: she leads at 2,050.
@@ -157,7 +163,8 @@ async fn a_banned_leader_with_a_high_maximum_loses_everything(app: TestApp) {
     assert_eq!(status, StatusCode::OK, "{body}");
     // Carol is answered by Mallory's maximum, twice.
     app.bid(&carol.token, &auction, "c1", 3_000, None).await;
-    app.bid(&carol.token, &auction, "c2", 5_000, Some(6_000)).await;
+    app.bid(&carol.token, &auction, "c2", 5_000, Some(6_000))
+        .await;
     let (status, body) = app
         .bid(&mallory.token, &other, "m2", 1_000, Some(50_000))
         .await;
@@ -250,7 +257,11 @@ async fn a_ban_that_keeps_bids_stops_the_maximum_and_the_win(app: TestApp) {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{user}");
-    assert_eq!(user["barred_on"].as_array().map(Vec::len), Some(2), "{user}");
+    assert_eq!(
+        user["barred_on"].as_array().map(Vec::len),
+        Some(2),
+        "{user}"
+    );
     // Their bids stand...
     let kept = app.snapshot(&contested).await;
     assert_eq!(kept["leader"], json!(alias(&contested, &mallory.id)));
@@ -261,7 +272,10 @@ async fn a_ban_that_keeps_bids_stops_the_maximum_and_the_win(app: TestApp) {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["status"], "leading", "{body}");
     assert_eq!(body["current_price"], minimum);
-    assert_eq!(events_naming(&app, &contested, &mallory.id, ban_seq).await, 0);
+    assert_eq!(
+        events_naming(&app, &contested, &mallory.id, ban_seq).await,
+        0
+    );
 
     // A barred leader never wins: the lot closes without a winner.
     let (status, closed) = app
@@ -289,7 +303,8 @@ async fn a_void_of_a_bidders_bids_reaches_watchers(app: TestApp) {
     let bidders = app.bidders("watched", 2).await;
     app.bid(&bidders[0].token, &auction, "a1", 1_000, Some(3_000))
         .await;
-    app.bid(&bidders[1].token, &auction, "b1", 1_500, None).await;
+    app.bid(&bidders[1].token, &auction, "b1", 1_500, None)
+        .await;
     let seq = app.snapshot(&auction).await["seq"].as_i64().expect("a seq");
 
     let response = app
@@ -329,10 +344,7 @@ async fn a_void_of_a_bidders_bids_reaches_watchers(app: TestApp) {
     assert_eq!(seen[0].1["seq"], seq + 1);
     assert_eq!(seen[1].0, "repriced");
     assert_eq!(seen[1].1["current_price"], 1_500);
-    assert_eq!(
-        seen[1].1["leader"],
-        json!(alias(&auction, &bidders[1].id))
-    );
+    assert_eq!(seen[1].1["leader"], json!(alias(&auction, &bidders[1].id)));
 }
 
 async fn the_admin_lot_page_voids_a_bid_after_a_confirmation(app: TestApp) {
@@ -345,7 +357,8 @@ async fn the_admin_lot_page_voids_a_bid_after_a_confirmation(app: TestApp) {
         .bid(&bidders[0].token, &auction, "a1", 1_000, Some(4_000))
         .await;
     let seq = first["seq"].as_i64().expect("a seq").to_string();
-    app.bid(&bidders[1].token, &auction, "b1", 1_500, None).await;
+    app.bid(&bidders[1].token, &auction, "b1", 1_500, None)
+        .await;
 
     let mut pages = Pages::new(&app);
     let signed_in = pages.log_in(ADMIN_USER, ADMIN_PASSWORD, "/admin").await;
@@ -362,16 +375,34 @@ async fn the_admin_lot_page_voids_a_bid_after_a_confirmation(app: TestApp) {
     let path = format!("/admin/auctions/{auction}/void");
     // Without a reason the form comes back with the message; nothing voided.
     let again = pages
-        .post(&path, &[("csrf", &csrf), ("seq", &seq), ("user", ""), ("reason", " ")])
+        .post(
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("seq", &seq),
+                ("user", ""),
+                ("reason", " "),
+            ],
+        )
         .await;
-    assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", again.body);
+    assert_eq!(
+        again.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        again.body
+    );
     assert!(again.body.contains("Must not be empty"), "{}", again.body);
     assert_eq!(app.snapshot(&auction).await["current_price"], 1_550);
 
     let done = pages
         .post(
             &path,
-            &[("csrf", &csrf), ("seq", &seq), ("user", ""), ("reason", "phone bid mix-up")],
+            &[
+                ("csrf", &csrf),
+                ("seq", &seq),
+                ("user", ""),
+                ("reason", "phone bid mix-up"),
+            ],
         )
         .await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);

@@ -32,15 +32,21 @@ async fn sql(db: &TestDatabase, statement: &str) {
 /// Two auctions with bids, a void, a ban and a close.
 async fn some_history(app: &TestApp) -> (String, String) {
     let admin = app.admin_token().await;
-    let first = app.auction_id_as(&admin, AuctionBuilder::new().extend_window(3_600)).await;
+    let first = app
+        .auction_id_as(&admin, AuctionBuilder::new().extend_window(3_600))
+        .await;
     let second = app.auction_id_as(&admin, AuctionBuilder::new()).await;
     let bidders = app.bidders("chain", 3).await;
-    app.bid(&bidders[0].token, &first, "a1", 1_000, Some(5_000)).await;
+    app.bid(&bidders[0].token, &first, "a1", 1_000, Some(5_000))
+        .await;
     let (_, b1) = app.bid(&bidders[1].token, &first, "b1", 1_500, None).await;
     let b1 = b1["seq"].as_i64().expect("a seq");
-    app.bid(&bidders[0].token, &first, "a2", 2_000, Some(9_000)).await;
-    app.bid(&bidders[2].token, &first, "c1", 6_000, Some(7_000)).await;
-    app.bid(&bidders[1].token, &second, "b2", 1_000, Some(3_000)).await;
+    app.bid(&bidders[0].token, &first, "a2", 2_000, Some(9_000))
+        .await;
+    app.bid(&bidders[2].token, &first, "c1", 6_000, Some(7_000))
+        .await;
+    app.bid(&bidders[1].token, &second, "b2", 1_000, Some(3_000))
+        .await;
     app.bid(&bidders[2].token, &second, "c2", 1_200, None).await;
     let (status, body) = app
         .post_as(

@@ -544,21 +544,24 @@ async fn void_page(
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    ctx.page_with_status(status, &VoidPage {
-        layout: ctx.layout(heading.clone(), Section::Admin),
-        id: record.id.to_string(),
-        heading,
-        explanation,
-        currency: record.currency.clone(),
-        price: state.price,
-        price_text,
-        bids_text: plural(state.bid_count, "bid"),
-        seq: form.seq.clone(),
-        user: form.user.clone(),
-        reason: form.reason.clone(),
-        error,
-        max_reason: crate::http::admin::MAX_REASON_CHARS,
-    })
+    ctx.page_with_status(
+        status,
+        &VoidPage {
+            layout: ctx.layout(heading.clone(), Section::Admin),
+            id: record.id.to_string(),
+            heading,
+            explanation,
+            currency: record.currency.clone(),
+            price: state.price,
+            price_text,
+            bids_text: plural(state.bid_count, "bid"),
+            seq: form.seq.clone(),
+            user: form.user.clone(),
+            reason: form.reason.clone(),
+            error,
+            max_reason: crate::http::admin::MAX_REASON_CHARS,
+        },
+    )
 }
 
 /// `GET /admin/auctions/{id}/void?seq=N` or `?user=ID`: the confirmation
@@ -571,8 +574,15 @@ pub async fn confirm_void(
     ctx.require_admin()?;
     let record = load_auction(&ctx, &id).await?;
     let back = format!("/admin/auctions/{}", record.id);
-    if !record.auction.public_status(Utc::now()).eq(&PublicStatus::Open) {
-        return Ok(ctx.redirect(&back, Some(Flash::error("Only bids on an open auction can be voided."))));
+    if !record
+        .auction
+        .public_status(Utc::now())
+        .eq(&PublicStatus::Open)
+    {
+        return Ok(ctx.redirect(
+            &back,
+            Some(Flash::error("Only bids on an open auction can be voided.")),
+        ));
     }
     if query.seq.is_empty() == query.user.is_empty() {
         return Err(PageError::NotFound("page"));
@@ -593,7 +603,10 @@ pub async fn void(
     let seqs = if form.seq.is_empty() {
         Vec::new()
     } else {
-        vec![form.seq.parse::<i64>().map_err(|_| PageError::NotFound("bid"))?]
+        vec![form
+            .seq
+            .parse::<i64>()
+            .map_err(|_| PageError::NotFound("bid"))?]
     };
     let body = crate::http::admin::VoidBody {
         seqs,
