@@ -1,5 +1,5 @@
 //! Command line and environment: `gavel serve` (the default), `gavel admin
-//! create|set-password|promote|list`, and `gavel load`. Every option of docs/operations.md's configuration table
+//! create|set-password|promote|list`, `gavel load` and `gavel verify`. Every option of docs/operations.md's configuration table
 //! is a flag with an environment fallback.
 
 use std::net::SocketAddr;
@@ -31,6 +31,16 @@ pub enum Command {
     },
     /// Drive a running server with WebSocket bidders and SSE watchers.
     Load(Box<LoadArgs>),
+    /// Check every auction's record: the hash chain, a replay of its log
+    /// through the bidding engine, the stored answers and the auction row.
+    /// Exits 1 on any difference, naming the auction and seq.
+    Verify {
+        /// Check only this auction (its id).
+        #[arg(long)]
+        auction: Option<String>,
+        #[arg(long, env = "DATABASE_URL", default_value = "sqlite://gavel.db")]
+        database_url: String,
+    },
 }
 
 /// The operator's commands on accounts, straight on the database (the

@@ -1,10 +1,11 @@
 //! The `gavel` binary: parses the command line and hands over to the library.
 
+use anyhow::Context as _;
 use clap::Parser;
 
 use gavel::config::{Cli, Command, LogFormat, ServeConfig};
 use gavel::startup::Application;
-use gavel::{admin_cli, load, telemetry};
+use gavel::{admin_cli, load, store, telemetry};
 
 /// jemalloc keeps per-connection memory low across worker threads: about
 /// 14.8 KiB per idle SSE watcher, against 16.6 KiB with glibc's malloc
@@ -22,7 +23,59 @@ fn main() -> anyhow::Result<()> {
             admin_cli::run(command)
         }
         Some(Command::Load(args)) => load::run(*args),
+        Some(Command::Verify {
+            auction,
+            database_url,
+        }) => verify(auction.as_deref(), &database_url),
     }
+}
+
+/// `gavel verify`: prints one line per auction and a summary; exits 1 when
+/// anything differs.
+fn verify(auction: Option<&str>, database_url: &str) -> anyhow::Result<()> {
+    telemetry::init(LogFormat::Pretty);
+    let only = auction
+        .map(|id| uuid::Uuid::parse_str(id).context("--auction must be an auction id (a UUID)"))
+        .transpose()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let report = runtime.block_on(async {
+        let store = store::connect(database_url).await?;
+        let report = gavel::auction::verify::verify(&store, only, |record, check| {
+            if check.problems.is_empty() {
+                println!(
+                    "ok    {} ({} events, {} answers)",
+                    record.id, check.events, check.answers
+                );
+            } else {
+                println!("FAIL  {}", record.id);
+                for problem in &check.problems {
+                    println!("      {problem}");
+                }
+            }
+        })
+        .await?;
+        anyhow::Ok(report)
+    })?;
+    if only.is_some() && report.auctions == 0 {
+        anyhow::bail!("no such auction");
+    }
+    println!(
+        "verified {} auctions, {} events, {} answers: {}",
+        report.auctions,
+        report.events,
+        report.answers,
+        if report.problems.is_empty() {
+            "no differences".to_string()
+        } else {
+            format!("{} differences", report.problems.len())
+        }
+    );
+    if !report.problems.is_empty() {
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 fn serve(config: ServeConfig) -> anyhow::Result<()> {

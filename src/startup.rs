@@ -510,6 +510,10 @@ fn api_mounts() -> Vec<(&'static str, Vec<(Method, actix_web::Route)>)> {
             vec![post(web::post().to(admin::close))],
         ),
         (
+            "/api/v1/admin/auctions/{id}/void",
+            vec![post(web::post().to(admin::void))],
+        ),
+        (
             "/api/v1/admin/users",
             vec![get(web::get().to(admin::users))],
         ),

@@ -20,7 +20,9 @@ use actix::{
 use chrono::Utc;
 
 use super::batch::{self, CommandAnswer, Decided, Lookups};
-use super::commands::{AdminError, BanChanged, BidReply, CommandPayload, Drain, ReplyTo, Submit};
+use super::commands::{
+    AdminAction, AdminError, BanChanged, BidReply, CommandPayload, Drain, ReplyTo, Submit,
+};
 use super::known::{BanCache, KnownRequests};
 use super::recent::{RecentAnswers, RequestKey};
 use crate::cluster::redis::RedisCluster;
@@ -209,23 +211,44 @@ impl AuctionActor {
         let Some(original) = self.auction.take() else {
             return; // a batch is in flight; these commands wait for the next one
         };
-        let take = self.pending.len().min(self.config.max_batch.max(1));
+        // A void replays the stored log, so it is decided alone: whatever
+        // came before it is committed first.
+        let is_void = |submit: &Submit| {
+            matches!(
+                submit.payload,
+                CommandPayload::Admin(AdminAction::Void { .. })
+            )
+        };
+        let take = match self.pending.iter().position(is_void) {
+            Some(0) => 1,
+            Some(first_void) => first_void,
+            None => self.pending.len(),
+        };
+        let take = take.min(self.config.max_batch.max(1));
         let (payloads, replies): (Vec<CommandPayload>, Vec<ReplyTo>) = self
             .pending
             .drain(..take)
             .map(|submit| (submit.payload, submit.reply))
             .unzip();
 
-        let questions = self.questions(&payloads);
+        // The leader's ban status too: a banned leader's maximum must not
+        // bid for them, even before the ban's void or bar reaches us.
+        let leader = original
+            .state
+            .leader
+            .map(|leader| leader.user)
+            .filter(|user| !original.barred.contains(user));
+        let questions = self.questions(&payloads, leader);
         let auction_id = self.record.id;
         let creator = self.record.created_by;
         let epoch = self.config.epoch;
         let store = Arc::clone(&self.store);
         let started = Instant::now();
         let working = original.clone();
+        let head_hash = self.record.head_hash.clone();
         let task = async move {
             let result = run_batch(
-                store, auction_id, epoch, creator, working, payloads, questions,
+                store, auction_id, epoch, creator, working, head_hash, payloads, questions,
             )
             .await;
             BatchDone {
@@ -242,7 +265,7 @@ impl AuctionActor {
     }
 
     /// Works out what the store must be asked, using what this actor knows.
-    fn questions(&mut self, payloads: &[CommandPayload]) -> BatchQuestions {
+    fn questions(&mut self, payloads: &[CommandPayload], leader: Option<UserId>) -> BatchQuestions {
         let now = Instant::now();
         let mut questions = BatchQuestions {
             keys: Vec::new(),
@@ -250,21 +273,25 @@ impl AuctionActor {
             banned: HashSet::new(),
         };
         let mut users = HashSet::new();
-        for payload in payloads {
-            let CommandPayload::Bid(bid) = payload else {
-                continue;
-            };
+        let bidders = payloads.iter().filter_map(|payload| match payload {
+            CommandPayload::Bid(bid) => Some(bid),
+            _ => None,
+        });
+        for bid in bidders.clone() {
             if self.known.needs_lookup(bid.user, &bid.request_id) {
                 questions.keys.push((bid.user, bid.request_id.clone()));
             }
-            match self.bans.get(bid.user, now) {
+        }
+        let leader = leader.filter(|_| bidders.clone().next().is_some());
+        for user in bidders.map(|bid| bid.user).chain(leader) {
+            match self.bans.get(user, now) {
                 Some(true) => {
-                    questions.banned.insert(bid.user);
+                    questions.banned.insert(user);
                 }
                 Some(false) => {}
                 None => {
-                    if users.insert(bid.user) {
-                        questions.users.push(bid.user);
+                    if users.insert(user) {
+                        questions.users.push(user);
                     }
                 }
             }
@@ -291,6 +318,7 @@ impl AuctionActor {
                 metrics::histogram!("gavel_commit_batch_size").record(replies.len() as f64);
                 metrics::histogram!("gavel_batch_seconds").record(started.elapsed().as_secs_f64());
                 self.record.auction = auction.clone();
+                self.record.head_hash = decided.head_hash.clone();
                 self.auction = Some(auction);
                 for new in &decided.new_answers {
                     self.recent
@@ -402,12 +430,14 @@ impl AuctionActor {
 }
 
 /// Looks up, decides and commits one batch.
+#[allow(clippy::too_many_arguments)]
 async fn run_batch(
     store: Arc<dyn Store>,
     auction_id: crate::domain::AuctionId,
     epoch: i64,
     creator: UserId,
     mut auction: Auction,
+    head_hash: String,
     payloads: Vec<CommandPayload>,
     questions: BatchQuestions,
 ) -> Result<BatchOutput, StoreError> {
@@ -416,6 +446,21 @@ async fn run_batch(
         creator: Some(creator),
         ..Lookups::default()
     };
+    let voids = payloads
+        .iter()
+        .any(|payload| matches!(payload, CommandPayload::Admin(AdminAction::Void { .. })));
+    if voids {
+        let (events, notes) = store.auction_log(auction_id).await?;
+        if events.last().map_or(0, |event| event.seq) != auction.state.seq {
+            // Another writer moved the log on: this actor is stale.
+            return Err(StoreError::Fenced);
+        }
+        let entries = super::log::entries(&events, &notes).map_err(|error| {
+            tracing::error!(auction.id = %auction_id, error = %error, "the stored log cannot be replayed");
+            StoreError::Corrupt(error.to_string())
+        })?;
+        lookups.log = Some(entries);
+    }
     if !questions.keys.is_empty() {
         lookups.known = store.stored_answers(auction_id, &questions.keys).await?;
     }
@@ -427,7 +472,14 @@ async fn run_batch(
     }
     let expected_seq = auction.state.seq;
     let now = Utc::now();
-    let decided = batch::decide(auction_id, &mut auction, &payloads, &lookups, now);
+    let decided = batch::decide(
+        auction_id,
+        &mut auction,
+        head_hash,
+        &payloads,
+        &lookups,
+        now,
+    );
     if decided.needs_commit() {
         let commit = CommitBatch {
             auction_id,
@@ -435,6 +487,9 @@ async fn run_batch(
             expected_seq,
             state: auction.state.clone(),
             events: decided.events.clone(),
+            notes: decided.notes.clone(),
+            barred: auction.barred.iter().copied().collect(),
+            head_hash: decided.head_hash.clone(),
             answers: decided.new_answers.clone(),
             now,
         };

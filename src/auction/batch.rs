@@ -13,11 +13,12 @@ use serde_json::{json, Map, Value};
 use super::commands::{AdminAction, AdminError, BidCommandKind, BidPayload, CommandPayload};
 use super::recent::RequestKey;
 use super::view::{error_body, rfc3339, stored_event};
+use crate::domain::chain;
 use crate::domain::{
     Auction, AuctionId, BidAccepted, BidOutcome, BidRejection, BidRequest, Change, CloseError,
-    UserId,
+    Entry, UserId, VoidError,
 };
-use crate::store::{NewAnswer, StoredAnswer, StoredEvent};
+use crate::store::{NewAnswer, StoredAnswer, StoredEvent, StoredNote};
 
 /// What the batch needs to know from the store before deciding.
 #[derive(Debug, Default)]
@@ -28,6 +29,9 @@ pub struct Lookups {
     pub banned: HashSet<UserId>,
     /// The admin who created the auction: they may not bid on it.
     pub creator: Option<UserId>,
+    /// The auction's log so far, read for a void (which is decided alone in
+    /// its batch, so the log is complete).
+    pub log: Option<Vec<Entry>>,
 }
 
 /// One command's answer.
@@ -45,9 +49,13 @@ pub enum CommandAnswer {
 pub struct Decided {
     pub answers: Vec<CommandAnswer>,
     pub events: Vec<StoredEvent>,
+    /// Private log entries: ceiling raises and bars.
+    pub notes: Vec<StoredNote>,
     pub new_answers: Vec<NewAnswer>,
     /// True when the auction's state changed (even without a public event).
     pub state_changed: bool,
+    /// The hash of the last event once these events are appended.
+    pub head_hash: String,
 }
 
 impl Decided {
@@ -61,11 +69,39 @@ impl Decided {
 pub fn decide(
     auction_id: AuctionId,
     auction: &mut Auction,
+    head_hash: String,
     commands: &[CommandPayload],
     lookups: &Lookups,
     now: DateTime<Utc>,
 ) -> Decided {
-    let mut decided = Decided::default();
+    let mut decided = Decided {
+        head_hash,
+        ..Decided::default()
+    };
+    // A banned leader is barred before anything else is decided, so their
+    // maximum never bids for them, even before the ban's void or bar
+    // reaches this actor.
+    let banned_leader = auction
+        .state
+        .leader
+        .map(|leader| leader.user)
+        .filter(|user| lookups.banned.contains(user))
+        .filter(|_| auction.state.status == crate::domain::AuctionStatus::Live);
+    if let Some(user) = banned_leader {
+        let before = auction.clone();
+        if let Some(changes) = auction.bar(user) {
+            push_note(
+                &mut decided,
+                auction.state.seq,
+                "barred",
+                now,
+                user,
+                None,
+                None,
+            );
+            record_changes(auction_id, before, &changes, &mut decided);
+        }
+    }
     let mut in_batch: HashMap<RequestKey, StoredAnswer> = HashMap::new();
     for command in commands {
         let answer = match command {
@@ -92,16 +128,44 @@ pub fn decide(
             CommandPayload::Admin(action) => {
                 let before = auction.clone();
                 let result = match action {
-                    AdminAction::Close => auction.close(now, true),
-                    AdminAction::Cancel => auction.cancel(now),
-                };
-                CommandAnswer::Admin(match result {
-                    Ok(changes) => {
-                        record_changes(auction_id, before, &changes, &mut decided);
-                        Ok(())
+                    AdminAction::Close => auction
+                        .close(now, true)
+                        .map_err(|_| AdminError::AlreadyEnded),
+                    AdminAction::Cancel => {
+                        auction.cancel(now).map_err(|_| AdminError::AlreadyEnded)
                     }
-                    Err(_) => Err(AdminError::AlreadyEnded),
-                })
+                    AdminAction::Void { seqs, user, reason } => match &lookups.log {
+                        Some(log) => auction
+                            .void(log, seqs, *user, reason, now)
+                            .map_err(void_error),
+                        None => Err(AdminError::Unavailable),
+                    },
+                    AdminAction::Bar { user } => {
+                        if auction.state.status == crate::domain::AuctionStatus::Live {
+                            auction.bar(*user).ok_or_else(|| {
+                                AdminError::NothingToDo("the bidder is already barred".into())
+                            })
+                        } else {
+                            Err(AdminError::AlreadyEnded)
+                        }
+                    }
+                };
+                CommandAnswer::Admin(result.map(|changes| {
+                    for change in &changes {
+                        if let Change::Barred { user } = change {
+                            push_note(
+                                &mut decided,
+                                auction.state.seq,
+                                "barred",
+                                now,
+                                *user,
+                                None,
+                                None,
+                            );
+                        }
+                    }
+                    record_changes(auction_id, before, &changes, &mut decided);
+                }))
             }
             CommandPayload::CloseTimer => {
                 let before = auction.clone();
@@ -120,6 +184,39 @@ pub fn decide(
     decided
 }
 
+fn void_error(error: VoidError) -> AdminError {
+    match error {
+        VoidError::Ended => AdminError::AlreadyEnded,
+        VoidError::NotABid(_) | VoidError::NoReason => AdminError::NotVoidable(error.to_string()),
+        VoidError::NothingToVoid => {
+            AdminError::NothingToDo("the bidder has no bids to void on this auction".into())
+        }
+    }
+}
+
+/// Appends a private note decided after event `after_seq`.
+fn push_note(
+    decided: &mut Decided,
+    after_seq: i64,
+    kind: &str,
+    at: DateTime<Utc>,
+    bidder: UserId,
+    amount: Option<i64>,
+    max_amount: Option<i64>,
+) {
+    // Notes after one event keep their order: by time, then within a batch.
+    let n = at.timestamp_millis() * 1_000 + decided.notes.len() as i64;
+    decided.notes.push(StoredNote {
+        after_seq,
+        n,
+        kind: kind.to_string(),
+        at,
+        bidder,
+        amount,
+        max_amount,
+    });
+}
+
 fn decide_bid(
     auction_id: AuctionId,
     auction: &mut Auction,
@@ -128,6 +225,8 @@ fn decide_bid(
     decided: &mut Decided,
 ) -> StoredAnswer {
     let before = auction.clone();
+    // A leader's request only raises their maximum (docs/bidding.md rule 2).
+    let raise = before.state.leader.is_some_and(|l| l.user == bid.user);
     let result = match bid.kind {
         BidCommandKind::Bid { amount, max_amount } => auction.place_bid(BidRequest {
             bidder: bid.user,
@@ -139,7 +238,38 @@ fn decide_bid(
     };
     match result {
         Ok(accepted) => {
+            let first = decided.events.len();
             record_changes(auction_id, before, &accepted.changes, decided);
+            if let BidCommandKind::Bid { amount, max_amount } = bid.kind {
+                // The request behind the bidder's own bid event, or a note
+                // when it only raised their ceiling: what a replay decides.
+                let own = decided.events[first..].iter_mut().find(|event| {
+                    event.bidder == Some(bid.user) && event.bid_kind.as_deref() == Some("bid")
+                });
+                match own {
+                    Some(event) => {
+                        event.req_amount = (!raise).then_some(amount);
+                        event.req_max = max_amount;
+                    }
+                    None => {
+                        let raised = accepted
+                            .changes
+                            .iter()
+                            .any(|change| matches!(change, Change::CeilingRaised { .. }));
+                        if raised {
+                            push_note(
+                                decided,
+                                auction.state.seq,
+                                "ceiling",
+                                now,
+                                bid.user,
+                                None,
+                                max_amount,
+                            );
+                        }
+                    }
+                }
+            }
             accepted_answer(auction_id, auction, bid, &accepted)
         }
         Err(rejection) => rejection_answer(&rejection),
@@ -158,9 +288,31 @@ fn record_changes(
         replay.apply(change);
         decided.state_changed = true;
         if let Change::Public(event) = change {
-            decided
-                .events
-                .push(stored_event(auction_id, &replay, event));
+            let mut row = stored_event(auction_id, &replay, event);
+            seal(auction_id, &mut decided.head_hash, &mut row);
+            decided.events.push(row);
+        }
+    }
+}
+
+/// Links a new event row into the auction's hash chain: its `hash` (also in
+/// its data) follows `head`, which moves on to it.
+pub fn seal(auction_id: AuctionId, head: &mut String, row: &mut StoredEvent) {
+    let previous = if head.is_empty() {
+        chain::GENESIS
+    } else {
+        head.as_str()
+    };
+    let sealed = chain::event_hash(previous, auction_id, row.seq, &row.name, &row.data)
+        .and_then(|hash| Ok((chain::with_hash(&row.data, &hash)?, hash)));
+    match sealed {
+        Ok((data, hash)) => {
+            row.data = data;
+            row.hash = Some(hash.clone());
+            *head = hash;
+        }
+        Err(error) => {
+            tracing::error!(auction.id = %auction_id, seq = row.seq, error = %error, "could not hash an event");
         }
     }
 }
@@ -274,7 +426,14 @@ mod tests {
         let user = uuid::Uuid::new_v4();
         let mut auction = open_auction(now);
         let commands = [bid(user, "r1", 1_000), bid(user, "r1", 1_000)];
-        let decided = decide(id, &mut auction, &commands, &Lookups::default(), now);
+        let decided = decide(
+            id,
+            &mut auction,
+            String::new(),
+            &commands,
+            &Lookups::default(),
+            now,
+        );
         assert_eq!(decided.events.len(), 1);
         assert_eq!(decided.new_answers.len(), 1);
         assert_eq!(decided.answers[0], decided.answers[1]);
@@ -293,7 +452,14 @@ mod tests {
         };
         let mut lookups = Lookups::default();
         lookups.known.insert((user, "r1".into()), stored.clone());
-        let decided = decide(id, &mut auction, &[bid(user, "r1", 5_000)], &lookups, now);
+        let decided = decide(
+            id,
+            &mut auction,
+            String::new(),
+            &[bid(user, "r1", 5_000)],
+            &lookups,
+            now,
+        );
         assert_eq!(decided.answers, vec![CommandAnswer::Bid(stored)]);
         assert!(!decided.needs_commit());
         assert_eq!(auction.state.bid_count, 0);
@@ -307,7 +473,14 @@ mod tests {
         let mut auction = open_auction(now);
         let mut lookups = Lookups::default();
         lookups.banned.insert(user);
-        let decided = decide(id, &mut auction, &[bid(user, "r1", 5_000)], &lookups, now);
+        let decided = decide(
+            id,
+            &mut auction,
+            String::new(),
+            &[bid(user, "r1", 5_000)],
+            &lookups,
+            now,
+        );
         let CommandAnswer::Bid(answer) = &decided.answers[0] else {
             panic!("a bid answer")
         };
@@ -335,6 +508,7 @@ mod tests {
         let decided = decide(
             id,
             &mut auction,
+            String::new(),
             &[bid(creator, "r1", 5_000), buy],
             &lookups,
             now,
@@ -350,7 +524,14 @@ mod tests {
         assert_eq!(auction, before);
 
         let other = uuid::Uuid::new_v4();
-        let decided = decide(id, &mut auction, &[bid(other, "r1", 1_000)], &lookups, now);
+        let decided = decide(
+            id,
+            &mut auction,
+            String::new(),
+            &[bid(other, "r1", 1_000)],
+            &lookups,
+            now,
+        );
         assert_eq!(decided.events.len(), 1, "others bid as usual");
     }
 
@@ -364,6 +545,7 @@ mod tests {
         let decided = decide(
             id,
             &mut auction,
+            String::new(),
             &[bid(user, "low", 10)],
             &Lookups::default(),
             now,
@@ -376,5 +558,51 @@ mod tests {
             .answer
             .body
             .contains("\"min_next_bid\":1000"));
+    }
+
+    #[test]
+    fn a_banned_leader_is_barred_before_their_maximum_can_bid() {
+        let now = Utc::now();
+        let id = uuid::Uuid::new_v4();
+        let (leader, other) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+        let mut auction = open_auction(now);
+        let raise = CommandPayload::Bid(BidPayload {
+            user: leader,
+            request_id: "l1".into(),
+            kind: BidCommandKind::Bid {
+                amount: 1_000,
+                max_amount: Some(50_000),
+            },
+        });
+        decide(
+            id,
+            &mut auction,
+            String::new(),
+            &[raise],
+            &Lookups::default(),
+            now,
+        );
+        let mut lookups = Lookups::default();
+        lookups.banned.insert(leader);
+        let decided = decide(
+            id,
+            &mut auction,
+            String::new(),
+            &[bid(other, "o1", 1_100)],
+            &lookups,
+            now,
+        );
+        assert_eq!(decided.notes.len(), 1);
+        assert_eq!(decided.notes[0].kind, "barred");
+        assert!(
+            decided
+                .events
+                .iter()
+                .all(|event| event.bidder != Some(leader)),
+            "{:?}",
+            decided.events
+        );
+        assert_eq!(auction.state.leader.map(|l| l.user), Some(other));
+        assert_eq!(auction.state.price, 1_100);
     }
 }

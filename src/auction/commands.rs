@@ -36,21 +36,50 @@ pub enum BidReply {
 }
 
 /// An admin's action on an auction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AdminAction {
     /// End now, with the normal winner rules.
     Close,
     /// End without a winner.
     Cancel,
+    /// Void bids by replay: the bid events `seqs`, or with `user` every bid
+    /// of that bidder (docs/bidding.md, Voids and bans).
+    Void {
+        seqs: Vec<i64>,
+        user: Option<UserId>,
+        reason: String,
+    },
+    /// A ban that keeps the bidder's bids: their maximum stops bidding for
+    /// them and they cannot win.
+    Bar { user: UserId },
+}
+
+impl AdminAction {
+    /// The audit log's name of the action.
+    pub fn audit_name(&self) -> &'static str {
+        match self {
+            Self::Close => "auction.close",
+            Self::Cancel => "auction.cancel",
+            Self::Void { .. } => "auction.void",
+            Self::Bar { .. } => "auction.bar",
+        }
+    }
 }
 
 /// Why an admin action failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum AdminError {
     #[error("the auction has already ended")]
     AlreadyEnded,
     #[error("storage is unavailable")]
     Unavailable,
+    /// A void that names something that cannot be voided (422).
+    #[error("{0}")]
+    NotVoidable(String),
+    /// A void or bar that finds nothing to do (the bidder has no bids here,
+    /// or is already barred).
+    #[error("{0}")]
+    NothingToDo(String),
 }
 
 /// What a command carries into a batch (without its reply channel).

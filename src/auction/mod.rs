@@ -11,8 +11,10 @@ pub mod actor;
 pub mod batch;
 pub mod commands;
 pub mod known;
+pub mod log;
 pub mod recent;
 pub mod registry;
+pub mod verify;
 pub mod view;
 
 pub use commands::{AdminAction, AdminError, BidCommandKind, BidReply};

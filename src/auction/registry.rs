@@ -302,7 +302,8 @@ impl Registry {
         Ok(BidReply::Unavailable)
     }
 
-    /// Closes or cancels an auction through its actor (here or at the owner).
+    /// Closes, cancels, voids bids on or bars a bidder from an auction
+    /// through its actor (here or at the owner).
     pub async fn admin(
         &self,
         auction: AuctionId,
@@ -313,7 +314,7 @@ impl Registry {
                 Route::Local(addr) => {
                     let (tx, rx) = oneshot::channel();
                     addr.do_send(Submit {
-                        payload: CommandPayload::Admin(action),
+                        payload: CommandPayload::Admin(action.clone()),
                         reply: ReplyTo::Admin(tx),
                     });
                     match tokio::time::timeout(ANSWER_TIMEOUT, rx).await {
@@ -323,7 +324,9 @@ impl Registry {
                     }
                 }
                 Route::Remote(node) => {
-                    let command = ForwardedCommand::Admin { action };
+                    let command = ForwardedCommand::Admin {
+                        action: action.clone(),
+                    };
                     match self.forward(&node, auction, command).await {
                         Some(ForwardedReply::AdminDone) => {
                             return self
@@ -334,6 +337,9 @@ impl Registry {
                         }
                         Some(ForwardedReply::AdminRefused) => {
                             return Err(AdminSubmitError::Refused(AdminError::AlreadyEnded))
+                        }
+                        Some(ForwardedReply::AdminRejected { error }) => {
+                            return Err(AdminSubmitError::Refused(error))
                         }
                         Some(ForwardedReply::NotOwner) => continue,
                         Some(ForwardedReply::NotFound) => {
@@ -427,6 +433,9 @@ impl RequestHandler for Registry {
                 match tokio::time::timeout(ANSWER_TIMEOUT, rx).await {
                     Ok(Ok(Ok(_))) => ForwardedReply::AdminDone,
                     Ok(Ok(Err(AdminError::AlreadyEnded))) => ForwardedReply::AdminRefused,
+                    Ok(Ok(Err(
+                        error @ (AdminError::NotVoidable(_) | AdminError::NothingToDo(_)),
+                    ))) => ForwardedReply::AdminRejected { error },
                     _ => ForwardedReply::Unavailable,
                 }
             }

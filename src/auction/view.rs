@@ -57,6 +57,9 @@ pub struct Snapshot {
     pub server_time: String,
     /// The winner's alias once the auction closed with one.
     pub winner: Option<String>,
+    /// The hash of the auction's last event (docs/design.md, "The
+    /// verifiable record"); null before the first event.
+    pub head_hash: Option<String>,
 }
 
 impl Snapshot {
@@ -82,6 +85,7 @@ impl Snapshot {
             seq: auction.state.seq,
             server_time: rfc3339(now),
             winner: auction.state.winner.map(alias),
+            head_hash: Some(record.head_hash.clone()).filter(|hash| !hash.is_empty()),
         }
     }
 }
@@ -125,7 +129,20 @@ pub fn stored_event(auction_id: AuctionId, after: &Auction, event: &Event) -> St
         EventKind::Closed { winner } => {
             data["winner"] = json!(winner.map(alias));
         }
-        EventKind::Extended { .. } | EventKind::Cancelled => {}
+        EventKind::Voided { seqs, user, reason } => {
+            data["voided"] = json!({ "seqs": seqs, "reason": reason });
+            bidder = *user;
+        }
+        EventKind::Repriced {
+            leader: Some(held), ..
+        } => {
+            // Private, like a bid's: who leads after the replay, and with
+            // what maximum.
+            bidder = Some(held.user);
+            amount = Some(state.price);
+            ceiling = Some(held.ceiling);
+        }
+        EventKind::Extended { .. } | EventKind::Cancelled | EventKind::Repriced { .. } => {}
     }
     StoredEvent {
         seq: event.seq,
@@ -135,6 +152,9 @@ pub fn stored_event(auction_id: AuctionId, after: &Auction, event: &Event) -> St
         amount,
         bid_kind,
         ceiling,
+        req_amount: None,
+        req_max: None,
+        hash: None,
         data: data.to_string(),
     }
 }

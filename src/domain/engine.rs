@@ -6,6 +6,8 @@
 //! change is a leader raising their own ceiling. Replaying the changes of an
 //! auction from its creation rebuilds its state exactly.
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -79,6 +81,14 @@ pub struct AuctionState {
 pub struct Auction {
     pub rules: AuctionRules,
     pub state: AuctionState,
+    /// The end the auction was created with, before any soft-close
+    /// extension: where a replay of its log starts from.
+    #[serde(default)]
+    pub initial_ends_at: DateTime<Utc>,
+    /// Bidders banned while their bids were kept ([`Change::Barred`]): their
+    /// maximum never bids for them again and they never win this auction.
+    #[serde(default)]
+    pub barred: BTreeSet<UserId>,
 }
 
 /// How a recorded bid came about.
@@ -121,16 +131,34 @@ pub enum EventKind {
     Closed { winner: Option<UserId> },
     /// An admin cancelled the auction.
     Cancelled,
+    /// An admin voided bids (`seqs`, the bidders' own bids; `user` when all
+    /// of one bidder's bids were voided, private). The [`EventKind::Repriced`]
+    /// that follows carries the state replayed without them.
+    Voided {
+        seqs: Vec<i64>,
+        user: Option<UserId>,
+        reason: String,
+    },
+    /// The state after a void, replayed from the log without the voided bids.
+    Repriced {
+        price: Money,
+        leader: Option<Leader>,
+        bid_count: i64,
+        ends_at: DateTime<Utc>,
+    },
 }
 
 impl EventKind {
-    /// The event name used on the wire (`bid`, `extended`, `closed`, `cancelled`).
+    /// The event name used on the wire (`bid`, `extended`, `closed`,
+    /// `cancelled`, `voided`, `repriced`).
     pub fn name(&self) -> &'static str {
         match self {
             Self::Bid { .. } => "bid",
             Self::Extended { .. } => "extended",
             Self::Closed { .. } => "closed",
             Self::Cancelled => "cancelled",
+            Self::Voided { .. } => "voided",
+            Self::Repriced { .. } => "repriced",
         }
     }
 }
@@ -150,6 +178,12 @@ pub enum Change {
     /// The leader raised their ceiling without moving the price.
     CeilingRaised {
         ceiling: Money,
+    },
+    /// A bidder was banned with their bids kept: from now on their maximum
+    /// never bids for them (a leading maximum falls to the price) and they
+    /// cannot win. Private, like a raised ceiling.
+    Barred {
+        user: UserId,
     },
 }
 
@@ -230,7 +264,20 @@ impl Auction {
                 ends_at,
                 winner: None,
             },
+            initial_ends_at: ends_at,
+            barred: BTreeSet::new(),
         }
+    }
+
+    /// Bars `user` from this auction (a ban that keeps their bids). `None`
+    /// when they already are.
+    pub fn bar(&mut self, user: UserId) -> Option<Vec<Change>> {
+        if self.barred.contains(&user) {
+            return None;
+        }
+        let mut changes = Vec::new();
+        self.commit(&mut changes, Change::Barred { user });
+        Some(changes)
     }
 
     /// The increment at `price` under this auction's table.
@@ -469,10 +516,11 @@ impl Auction {
         if !force && at < self.state.ends_at {
             return Err(CloseError::NotDue);
         }
+        // A barred leader never wins (docs/bidding.md, Voids and bans).
         let winner = self
             .state
             .leader
-            .filter(|_| self.reserve_met())
+            .filter(|leader| self.reserve_met() && !self.barred.contains(&leader.user))
             .map(|leader| leader.user);
         let mut changes = Vec::new();
         self.commit(
@@ -512,6 +560,12 @@ impl Auction {
                     leader.ceiling = *ceiling;
                 }
             }
+            Change::Barred { user } => {
+                self.barred.insert(*user);
+                if let Some(leader) = state.leader.as_mut().filter(|l| l.user == *user) {
+                    leader.ceiling = state.price;
+                }
+            }
             Change::Public(event) => {
                 state.seq = event.seq;
                 match &event.kind {
@@ -541,6 +595,18 @@ impl Auction {
                     EventKind::Cancelled => {
                         state.status = AuctionStatus::Cancelled;
                         state.winner = None;
+                    }
+                    EventKind::Voided { .. } => {}
+                    EventKind::Repriced {
+                        price,
+                        leader,
+                        bid_count,
+                        ends_at,
+                    } => {
+                        state.price = *price;
+                        state.leader = *leader;
+                        state.bid_count = *bid_count;
+                        state.ends_at = *ends_at;
                     }
                 }
             }

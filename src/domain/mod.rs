@@ -1,14 +1,17 @@
-//! The pure heart of Gavel: money, increment policy, the bidding engine and
-//! the rule for text that clients send.
+//! The pure heart of Gavel: money, increment policy, the bidding engine, the
+//! replay of an auction's log (voids, verification) and the rule for text
+//! that clients send.
 //!
 //! Nothing here does I/O or reads a clock; every decision takes the current
 //! time as an argument. The auction actor (`crate::auction`) feeds commands
 //! in, persists the [`Change`]s that come out and publishes the public ones.
 
 pub mod alias;
+pub mod chain;
 pub mod engine;
 pub mod increments;
 pub mod money;
+pub mod replay;
 pub mod text;
 
 pub use engine::{
@@ -17,6 +20,7 @@ pub use engine::{
 };
 pub use increments::IncrementTable;
 pub use money::{Money, MAX_AMOUNT};
+pub use replay::{decide_from_scratch, Decision, Entry, VoidError};
 pub use text::{check_text, ControlCharacter, Lines};
 
 /// Identifies a user everywhere inside the server (never shown to the public).

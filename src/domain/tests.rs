@@ -167,7 +167,11 @@ fn seen(changes: &[Change]) -> Vec<Seen> {
                 EventKind::Extended { ends_at } => Seen::Extended(*seq, secs_of(*ends_at)),
                 EventKind::Closed { winner } => Seen::Closed(*seq, *winner),
                 EventKind::Cancelled => Seen::Cancelled(*seq),
+                EventKind::Voided { .. } | EventKind::Repriced { .. } => {
+                    panic!("the bidding rules never void")
+                }
             },
+            Change::Barred { .. } => panic!("the bidding rules never bar"),
         })
         .collect()
 }
@@ -1643,7 +1647,7 @@ fn huge_scenario() -> impl Strategy<Value = Scenario> {
 fn public_events(changes: &[Change]) -> impl Iterator<Item = &Event> {
     changes.iter().filter_map(|change| match change {
         Change::Public(event) => Some(event),
-        Change::CeilingRaised { .. } => None,
+        Change::CeilingRaised { .. } | Change::Barred { .. } => None,
     })
 }
 
@@ -1920,4 +1924,312 @@ fn buy_now_never_lowers_the_price() {
         Err(crate::domain::BidRejection::BuyNowUnavailable)
     );
     assert_eq!(auction, before);
+}
+
+// ---------------------------------------------------------------------------
+// Voids: replaying the log without the voided bids (docs/bidding.md, Voids
+// and bans)
+// ---------------------------------------------------------------------------
+
+/// A bids-only scenario (no buy-now, close or cancel: voids are refused on
+/// ended lots), a void mask over its steps and a bidder for a void by user.
+fn void_scenario() -> impl Strategy<Value = (Scenario, Vec<bool>, usize)> {
+    (
+        scenario(),
+        proptest::collection::vec(proptest::bool::weighted(0.3), 41),
+        0..POOL.len(),
+    )
+        .prop_map(|(mut scenario, mask, user)| {
+            scenario.ops.retain(|op| matches!(op, OpSpec::Bid { .. }));
+            (scenario, mask, user)
+        })
+}
+
+/// The log entries of a run's accepted bids, each with whether it only
+/// raised the leader's ceiling (no event of its own).
+fn entries_of(run: &Run) -> Vec<super::Entry> {
+    let mut entries = Vec::new();
+    for step in &run.steps {
+        let Action::Bid {
+            request,
+            result: Ok(accepted),
+        } = &step.action
+        else {
+            continue;
+        };
+        let own = public_events(&accepted.changes)
+            .filter(|event| {
+                matches!(
+                    event.kind,
+                    EventKind::Bid { bidder, kind: BidKind::Bid, .. } if bidder == request.bidder
+                )
+            })
+            .map(|event| event.seq)
+            .last();
+        let raise = leader_user(&step.before) == Some(request.bidder);
+        entries.push(super::Entry::Bid {
+            seq: own,
+            bidder: request.bidder,
+            amount: if raise {
+                request.max_amount.unwrap_or(request.amount)
+            } else {
+                request.amount
+            },
+            max_amount: request.max_amount,
+            raise,
+            at: request.at,
+        });
+    }
+    entries
+}
+
+/// The oracle: a fresh engine deciding the kept bids one by one; a raise of
+/// the maximum whose bidder no longer leads is dropped.
+fn decide_kept(scenario: &Scenario, kept: &[&super::Entry]) -> Auction {
+    let mut auction = Auction::new(scenario.rules.clone(), scenario.ends_at);
+    for entry in kept {
+        let super::Entry::Bid {
+            bidder,
+            amount,
+            max_amount,
+            raise,
+            at,
+            ..
+        } = entry
+        else {
+            continue;
+        };
+        if *raise && leader_user(&auction) != Some(*bidder) {
+            continue;
+        }
+        let amount = *amount;
+        let _ = auction.place_bid(BidRequest {
+            bidder: *bidder,
+            amount,
+            max_amount: *max_amount,
+            at: *at,
+        });
+    }
+    auction
+}
+
+fn same_public_state(left: &Auction, right: &Auction) -> Result<(), TestCaseError> {
+    prop_assert_eq!(left.state.price, right.state.price);
+    prop_assert_eq!(left.state.leader, right.state.leader);
+    prop_assert_eq!(left.state.bid_count, right.state.bid_count);
+    prop_assert_eq!(left.state.ends_at, right.state.ends_at);
+    prop_assert_eq!(left.state.status, right.state.status);
+    Ok(())
+}
+
+proptest! {
+    #[test]
+    fn replaying_without_voided_bids_equals_deciding_the_rest_from_scratch(
+        (scenario, mask, _) in void_scenario()
+    ) {
+        let run = run(&scenario);
+        let log = entries_of(&run);
+        let seqs: Vec<i64> = log
+            .iter()
+            .zip(&mask)
+            .filter(|(_, voided)| **voided)
+            .filter_map(|(entry, _)| entry.bid_seq())
+            .collect();
+        let mut live = run.last.clone();
+        if live.state.status != AuctionStatus::Live || seqs.is_empty() {
+            return Ok(());
+        }
+        let before = live.clone();
+        let now = live.state.ends_at;
+        let changes = live.void(&log, &seqs, None, "mistake", now).expect("a void of own bids");
+
+        // The log gains exactly two events: voided, then repriced.
+        let events: Vec<&Event> = public_events(&changes).collect();
+        prop_assert_eq!(events.len(), 2);
+        prop_assert_eq!(events[0].seq, before.state.seq + 1);
+        prop_assert_eq!(events[1].seq, before.state.seq + 2);
+        prop_assert_eq!(live.state.seq, before.state.seq + 2);
+
+        let kept: Vec<&super::Entry> = log
+            .iter()
+            .filter(|entry| entry.bid_seq().is_none_or(|seq| !seqs.contains(&seq)))
+            .collect();
+        let scratch = decide_kept(&scenario, &kept);
+        same_public_state(&live, &scratch)?;
+        prop_assert!(
+            live.state.price <= before.state.price,
+            "the price rose from {} to {}", before.state.price, live.state.price
+        );
+        check_state(&live)?;
+
+        // decide_from_scratch over the log with the void is the same state.
+        let mut with_void = log.clone();
+        with_void.push(super::Entry::Void {
+            seq: before.state.seq + 1,
+            seqs: seqs.clone(),
+            user: None,
+            reason: "mistake".into(),
+            at: now,
+        });
+        let replayed = super::decide_from_scratch(&scenario.rules, scenario.ends_at, &with_void);
+        same_public_state(&replayed, &scratch)?;
+    }
+
+    #[test]
+    fn voiding_a_bidder_leaves_no_trace_of_them_and_never_raises_the_price(
+        (scenario, _, user) in void_scenario()
+    ) {
+        let run = run(&scenario);
+        let log = entries_of(&run);
+        let user = POOL[user];
+        let mut live = run.last.clone();
+        if live.state.status != AuctionStatus::Live {
+            return Ok(());
+        }
+        let before = live.clone();
+        let now = live.state.ends_at;
+        match live.void(&log, &[], Some(user), "banned", now) {
+            Err(super::VoidError::NothingToVoid) => {
+                prop_assert!(log.iter().all(|entry| entry.bidder() != Some(user)));
+                prop_assert_eq!(&live, &before);
+            }
+            Err(other) => prop_assert!(false, "unexpected refusal {:?}", other),
+            Ok(_) => {
+                prop_assert_ne!(leader_user(&live), Some(user));
+                prop_assert!(live.state.price <= before.state.price);
+                let kept: Vec<&super::Entry> =
+                    log.iter().filter(|entry| entry.bidder() != Some(user)).collect();
+                same_public_state(&live, &decide_kept(&scenario, &kept))?;
+                // Nothing the replay decides names them.
+                let replayed = super::decide_from_scratch(&scenario.rules, scenario.ends_at, &{
+                    let mut with_void = log.clone();
+                    with_void.push(super::Entry::Void {
+                        seq: before.state.seq + 1,
+                        seqs: Vec::new(),
+                        user: Some(user),
+                        reason: "banned".into(),
+                        at: now,
+                    });
+                    with_void
+                });
+                same_public_state(&replayed, &live)?;
+            }
+        }
+    }
+
+    #[test]
+    fn a_barred_leader_never_gets_an_automatic_bid_and_never_wins(
+        scenario in scenario(), bar_at in 0usize..40, who in 0..POOL.len()
+    ) {
+        let barred = POOL[who];
+        let mut auction = Auction::new(scenario.rules.clone(), scenario.ends_at);
+        let mut now = scenario.rules.starts_at;
+        for (index, op) in scenario.ops.iter().enumerate() {
+            if index == bar_at {
+                let _ = auction.bar(barred);
+            }
+            let barred_now = auction.barred.contains(&barred);
+            let changes = match op {
+                OpSpec::Bid { bidder, amount, max, when } => {
+                    if barred_now && POOL[*bidder] == barred {
+                        continue; // a banned bidder's bids are refused before the engine
+                    }
+                    now = resolve_when(when, now, &auction);
+                    let amount = resolve_amount(amount, &auction);
+                    let request = BidRequest {
+                        bidder: POOL[*bidder],
+                        amount,
+                        max_amount: resolve_max(max, amount, &auction),
+                        at: now,
+                    };
+                    auction.place_bid(request).map(|a| a.changes).unwrap_or_default()
+                }
+                OpSpec::BuyNow { .. } | OpSpec::Cancel { .. } => continue,
+                OpSpec::Close { force, when } => {
+                    now = resolve_when(when, now, &auction);
+                    auction.close(now, *force).unwrap_or_default()
+                }
+            };
+            if barred_now {
+                for event in public_events(&changes) {
+                    match event.kind {
+                        EventKind::Bid { bidder, .. } => prop_assert_ne!(bidder, barred),
+                        EventKind::Closed { winner } => prop_assert_ne!(winner, Some(barred)),
+                        _ => {}
+                    }
+                }
+            }
+            check_state(&auction)?;
+        }
+    }
+}
+
+#[test]
+fn a_void_is_refused_on_an_ended_lot_and_for_automatic_bids() {
+    let mut auction = AuctionBuilder::new().build();
+    let first = place(&mut auction, ALICE, 100, Some(1_000), 10);
+    let second = place(&mut auction, BOB, 200, None, 20);
+    // Bob's bid at 200, then Alice's automatic bid at 210.
+    let log = vec![
+        super::Entry::Bid {
+            seq: Some(first.seq),
+            bidder: ALICE,
+            amount: 100,
+            max_amount: Some(1_000),
+            raise: false,
+            at: at(10),
+        },
+        super::Entry::Bid {
+            seq: Some(second.seq),
+            bidder: BOB,
+            amount: 200,
+            max_amount: None,
+            raise: false,
+            at: at(20),
+        },
+    ];
+    let auto_seq = auction.state.seq;
+    assert_eq!(
+        auction.clone().void(&log, &[auto_seq], None, "x", at(30)),
+        Err(super::VoidError::NotABid(auto_seq))
+    );
+    assert_eq!(
+        auction.clone().void(&log, &[first.seq], None, "  ", at(30)),
+        Err(super::VoidError::NoReason)
+    );
+    // Voiding Alice leaves Bob leading at his own 200.
+    let mut voided = auction.clone();
+    voided
+        .void(&log, &[first.seq], None, "shill", at(30))
+        .expect("void");
+    assert_eq!(voided.state.price, 200);
+    assert_eq!(leader_user(&voided), Some(BOB));
+    assert_eq!(voided.state.bid_count, 1);
+
+    auction.close(at(END), false).expect("close");
+    assert_eq!(
+        auction.void(&log, &[first.seq], None, "late", at(END + 1)),
+        Err(super::VoidError::Ended)
+    );
+}
+
+#[test]
+fn a_barred_leaders_maximum_stops_bidding_and_they_cannot_win() {
+    let mut auction = AuctionBuilder::new().build();
+    place(&mut auction, ALICE, 100, Some(5_000), 10);
+    auction.bar(ALICE).expect("barred");
+    assert_eq!(auction.state.leader, leader(ALICE, 100));
+    // Bob needs only the minimum next bid; no automatic bid for Alice.
+    let minimum = auction.min_next_bid();
+    let accepted = place(&mut auction, BOB, minimum, None, 20);
+    assert_eq!(accepted.outcome, BidOutcome::Leading);
+    assert_eq!(seen(&accepted.changes), vec![placed(2, BOB, minimum)]);
+    assert_eq!(leader_user(&auction), Some(BOB));
+    assert_eq!(auction.state.price, minimum);
+
+    let mut alone = AuctionBuilder::new().build();
+    place(&mut alone, ALICE, 100, Some(5_000), 10);
+    alone.bar(ALICE).expect("barred");
+    let changes = alone.close(at(END), false).expect("close");
+    assert_eq!(seen(&changes), vec![closed(2, None)]);
 }

@@ -13,8 +13,9 @@ use super::auctions::load;
 use super::extract::parse_id;
 use super::identity::AdminUser;
 use super::{ApiError, ApiResult, AppState};
+use crate::auction::registry::AdminSubmitError;
 use crate::auction::view::{rfc3339, Snapshot};
-use crate::auction::AdminAction;
+use crate::auction::{AdminAction, AdminError};
 use crate::cluster::identity::IdentityChange;
 use crate::domain::alias::bidder_alias;
 use crate::domain::money::is_valid_currency;
@@ -222,6 +223,7 @@ pub async fn create_auction(
         epoch: 0,
         created_by: admin.id,
         created_at: now,
+        head_hash: String::new(),
     };
     state.store.create_auction(&record).await?;
     tracing::info!(auction.id = %record.id, admin.id = %admin.id, "auction created");
@@ -285,11 +287,8 @@ pub async fn end_auction(
     action: AdminAction,
 ) -> Result<AuctionRecord, ApiError> {
     let id = parse_id(id, "auction")?;
+    let name = action.audit_name();
     let record = state.registry.admin(id, action).await?;
-    let name = match action {
-        AdminAction::Close => "auction.close",
-        AdminAction::Cancel => "auction.cancel",
-    };
     tracing::info!(auction.id = %id, admin.id = %admin.id, action = name, "auction ended by admin");
     audit(state, admin, name, id.to_string(), json!({})).await;
     Ok(record)
@@ -315,8 +314,28 @@ pub async fn close(
     Ok(HttpResponse::Ok().json(admin_snapshot(&record)))
 }
 
-/// Bans or unbans a user (shared with the pages).
+/// Bans or unbans a user (shared with the pages), and audits it.
 pub async fn set_banned(
+    state: &AppState,
+    admin: &User,
+    id: &str,
+    banned: bool,
+) -> Result<User, ApiError> {
+    let user = change_ban(state, admin, id, banned).await?;
+    let action = if banned { "user.ban" } else { "user.unban" };
+    audit(
+        state,
+        admin,
+        action,
+        user.id.to_string(),
+        json!({ "username": user.username }),
+    )
+    .await;
+    Ok(user)
+}
+
+/// Bans or unbans a user without auditing it (the caller does).
+async fn change_ban(
     state: &AppState,
     admin: &User,
     id: &str,
@@ -343,25 +362,271 @@ pub async fn set_banned(
     });
     let action = if banned { "user.ban" } else { "user.unban" };
     tracing::info!(user.id = %id, admin.id = %admin.id, action, "user ban changed");
-    audit(
-        state,
-        admin,
-        action,
-        id.to_string(),
-        json!({ "username": user.username }),
-    )
-    .await;
     Ok(user)
 }
 
-/// `POST /api/v1/admin/users/{id}/ban`
+/// The optional body of `POST /api/v1/admin/users/{id}/ban`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BanBody {
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Keep the bidder's bids (their maximum still stops bidding for them
+    /// and they cannot win); by default their bids on open lots are voided.
+    #[serde(default)]
+    pub keep_bids: bool,
+}
+
+/// What a ban did to the bidder's bids on open lots.
+#[derive(Debug, Default)]
+pub struct BanOutcome {
+    /// Auctions whose bids by the bidder were voided.
+    pub voided: Vec<uuid::Uuid>,
+    /// Auctions where the bidder was barred with their bids kept.
+    pub barred: Vec<uuid::Uuid>,
+    /// Auctions that could not be corrected now (storage or the owner node
+    /// unavailable): the answer is 503 and the ban may be repeated.
+    pub failed: Vec<uuid::Uuid>,
+}
+
+/// Bans a user and corrects every open lot they bid on: voids their bids by
+/// replay, or with `keep_bids` bars them (shared with the pages).
+pub async fn ban_user(
+    state: &AppState,
+    admin: &User,
+    id: &str,
+    body: &BanBody,
+) -> Result<(User, BanOutcome), ApiError> {
+    let reason = match &body.reason {
+        Some(reason) => check_reason(reason)?,
+        None => "banned".to_string(),
+    };
+    let user = change_ban(state, admin, id, true).await?;
+    let mut outcome = BanOutcome::default();
+    let lots = state.store.auctions_bid_by(user.id).await?;
+    for lot in lots {
+        if lot.auction.state.status != crate::domain::AuctionStatus::Live {
+            continue;
+        }
+        let action = if body.keep_bids {
+            AdminAction::Bar { user: user.id }
+        } else {
+            AdminAction::Void {
+                seqs: Vec::new(),
+                user: Some(user.id),
+                reason: reason.clone(),
+            }
+        };
+        let name = action.audit_name();
+        match state.registry.admin(lot.id, action).await {
+            Ok(_) => {
+                tracing::info!(auction.id = %lot.id, user.id = %user.id, admin.id = %admin.id, action = name, "ban applied to an open lot");
+                audit(
+                    state,
+                    admin,
+                    name,
+                    lot.id.to_string(),
+                    json!({
+                        "title": lot.title,
+                        "user_id": user.id.to_string(),
+                        "username": user.username,
+                        "reason": reason,
+                        "ban": true,
+                    }),
+                )
+                .await;
+                if body.keep_bids {
+                    outcome.barred.push(lot.id);
+                } else {
+                    outcome.voided.push(lot.id);
+                }
+            }
+            Err(AdminSubmitError::Refused(
+                AdminError::AlreadyEnded | AdminError::NothingToDo(_),
+            )) => {}
+            Err(error) => {
+                tracing::warn!(auction.id = %lot.id, user.id = %user.id, error = %error, "could not apply a ban to an open lot");
+                outcome.failed.push(lot.id);
+            }
+        }
+    }
+    audit(
+        state,
+        admin,
+        "user.ban",
+        user.id.to_string(),
+        json!({
+            "username": user.username,
+            "reason": reason,
+            "keep_bids": body.keep_bids,
+            "voided_on": outcome.voided.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "barred_on": outcome.barred.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        }),
+    )
+    .await;
+    Ok((user, outcome))
+}
+
+/// `POST /api/v1/admin/users/{id}/ban`, with an optional JSON body
+/// ([`BanBody`]); an empty body bans and voids with the reason "banned".
 pub async fn ban(
     state: web::Data<AppState>,
     admin: AdminUser,
     id: web::Path<String>,
+    body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
-    let user = set_banned(&state, &admin.0, &id, true).await?;
-    Ok(HttpResponse::Ok().json(user_json(&user)))
+    let body: BanBody = if body.iter().all(u8::is_ascii_whitespace) {
+        BanBody::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|error| ApiError::bad_request(format!("invalid JSON body: {error}")))?
+    };
+    let (user, outcome) = ban_user(&state, &admin.0, &id, &body).await?;
+    if !outcome.failed.is_empty() {
+        return Err(ApiError::unavailable().with(
+            "auctions",
+            outcome
+                .failed
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+        ));
+    }
+    let mut answer = user_json(&user);
+    answer["voided_on"] = json!(outcome
+        .voided
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>());
+    answer["barred_on"] = json!(outcome
+        .barred
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>());
+    Ok(HttpResponse::Ok().json(answer))
+}
+
+/// Longest void or ban reason, in characters.
+pub const MAX_REASON_CHARS: usize = 500;
+
+/// A void or ban reason: one line of text, trimmed, 1 to 500 characters.
+pub fn check_reason(reason: &str) -> Result<String, ApiError> {
+    let reason = reason.trim();
+    let mut fields = Map::new();
+    if reason.is_empty() {
+        fields.insert("reason".into(), "must not be empty".into());
+    } else if reason.chars().count() > MAX_REASON_CHARS {
+        fields.insert(
+            "reason".into(),
+            format!("must be at most {MAX_REASON_CHARS} characters").into(),
+        );
+    } else if let Err(error) = check_text(reason, Lines::Single) {
+        fields.insert("reason".into(), error.to_string().into());
+    }
+    if fields.is_empty() {
+        Ok(reason.to_string())
+    } else {
+        Err(ApiError::validation(fields))
+    }
+}
+
+/// The body of `POST /api/v1/admin/auctions/{id}/void`: the bid `seqs` to
+/// void, or `user_id` for all of one bidder's bids, and a `reason`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VoidBody {
+    #[serde(default)]
+    pub seqs: Vec<i64>,
+    #[serde(default)]
+    pub user_id: Option<String>,
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// The most seqs one void may name.
+pub const MAX_VOID_SEQS: usize = 1_000;
+
+/// Voids bids through the auction's actor and audits it (shared with the
+/// pages). Answers the auction and the seqs voided.
+pub async fn void_bids(
+    state: &AppState,
+    admin: &User,
+    id: &str,
+    body: &VoidBody,
+) -> Result<(AuctionRecord, Vec<i64>), ApiError> {
+    let id = parse_id(id, "auction")?;
+    let reason = check_reason(&body.reason)?;
+    let user = match &body.user_id {
+        Some(text) => Some(
+            state
+                .store
+                .user_by_id(parse_id(text, "user")?)
+                .await?
+                .ok_or_else(|| ApiError::not_found("user"))?,
+        ),
+        None => None,
+    };
+    let mut fields = Map::new();
+    if body.seqs.is_empty() == user.is_none() {
+        fields.insert(
+            "seqs".into(),
+            "name the bids to void in seqs, or a bidder in user_id (not both)".into(),
+        );
+    } else if body.seqs.len() > MAX_VOID_SEQS {
+        fields.insert(
+            "seqs".into(),
+            format!("at most {MAX_VOID_SEQS} seqs at a time").into(),
+        );
+    }
+    if !fields.is_empty() {
+        return Err(ApiError::validation(fields));
+    }
+    let action = AdminAction::Void {
+        seqs: body.seqs.clone(),
+        user: user.as_ref().map(|user| user.id),
+        reason: reason.clone(),
+    };
+    let record = state.registry.admin(id, action).await?;
+    // The voided event is the one before the last (the repriced event).
+    let voided = state
+        .store
+        .events_after(id, record.auction.state.seq - 2, 1)
+        .await?
+        .into_iter()
+        .next()
+        .filter(|event| event.name == "voided")
+        .and_then(|event| serde_json::from_str::<Value>(&event.data).ok())
+        .and_then(|data| serde_json::from_value::<Vec<i64>>(data["voided"]["seqs"].clone()).ok())
+        .unwrap_or_default();
+    tracing::info!(auction.id = %id, admin.id = %admin.id, seqs = ?voided, "bids voided");
+    audit(
+        state,
+        admin,
+        "auction.void",
+        id.to_string(),
+        json!({
+            "title": record.title,
+            "seqs": voided,
+            "user_id": user.as_ref().map(|user| user.id.to_string()),
+            "username": user.as_ref().map(|user| user.username.clone()),
+            "reason": reason,
+        }),
+    )
+    .await;
+    Ok((record, voided))
+}
+
+/// `POST /api/v1/admin/auctions/{id}/void`
+pub async fn void(
+    state: web::Data<AppState>,
+    admin: AdminUser,
+    id: web::Path<String>,
+    body: web::Json<VoidBody>,
+) -> ApiResult<HttpResponse> {
+    let (record, voided) = void_bids(&state, &admin.0, &id, &body).await?;
+    let mut answer = admin_snapshot(&record);
+    answer["voided_seqs"] = json!(voided);
+    Ok(HttpResponse::Ok().json(answer))
 }
 
 /// `POST /api/v1/admin/users/{id}/unban`

@@ -259,6 +259,12 @@ impl From<AdminSubmitError> for ApiError {
                 "the auction has already ended",
             ),
             AdminSubmitError::Refused(AdminError::Unavailable) => Self::unavailable(),
+            AdminSubmitError::Refused(AdminError::NotVoidable(message)) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "not_voidable", message)
+            }
+            AdminSubmitError::Refused(AdminError::NothingToDo(message)) => {
+                Self::new(StatusCode::CONFLICT, "nothing_to_void", message)
+            }
         }
     }
 }

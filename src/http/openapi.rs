@@ -110,6 +110,7 @@ programs (docs/api.md lists them).",
         admin_show_auction,
         admin_cancel_auction,
         admin_close_auction,
+        admin_void_bids,
         admin_list_users,
         admin_ban_user,
         admin_unban_user,
@@ -229,6 +230,10 @@ pub enum ErrorCode {
     AuctionEnded,
     /// 409: an admin bans their own account.
     CannotBanSelf,
+    /// 409: a void by `user_id` of a bidder with no bids left to void there.
+    NothingToVoid,
+    /// 422: a void naming a seq that is not a bidder's own bid on that auction.
+    NotVoidable,
     /// 413: a request body over 64 KiB.
     PayloadTooLarge,
     /// 422: a bad username.
@@ -316,6 +321,45 @@ pub struct AdminBidEntry {
     /// The bidder's maximum recorded with this bid.
     #[schema(value_type = i64)]
     pub max_amount: Money,
+}
+
+/// The body of a void: the bids by `seqs`, or every bid of `user_id`, and
+/// why (required, at most 500 characters).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VoidRequest {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub seqs: Vec<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = Uuid)]
+    pub user_id: Option<String>,
+    pub reason: String,
+}
+
+/// The auction after a void, and the seqs voided.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VoidedAuction {
+    #[serde(flatten)]
+    pub auction: AdminSnapshot,
+    pub voided_seqs: Vec<i64>,
+}
+
+/// The optional body of a ban: why (at most 500 characters), and whether
+/// to keep the bidder's bids (by default they are voided on open lots).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BanRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub keep_bids: bool,
+}
+
+/// The banned user, and the open lots where their bids were voided or
+/// (with `keep_bids`) where they were barred from winning.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BannedUser {
+    #[serde(flatten)]
+    pub user: super::accounts::UserView,
+    pub voided_on: Vec<String>,
+    pub barred_on: Vec<String>,
 }
 
 /// `GET /api/v1/admin/users`: at most 1,000 users, oldest first.
@@ -646,6 +690,27 @@ pub fn admin_cancel_auction() {}
     ))]
 pub fn admin_close_auction() {}
 
+/// Void bids
+///
+/// Recomputes the lot by replaying its log without the voided bids (maxima
+/// re-resolved; the price may go down, the leader change). The log gains
+/// `voided` and `repriced` events; nothing is deleted. Refused on ended lots.
+#[utoipa::path(post, path = "/api/v1/admin/auctions/{id}/void", tag = "admin", operation_id = "admin_void_bids",
+    params(("id" = uuid::Uuid, Path, description = "The auction's id")),
+    request_body(content = VoidRequest, content_type = "application/json"),
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The auction after the void, and the seqs voided", body = VoidedAuction),
+        (status = 400, description = "`bad_request`", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 403, description = "`forbidden`", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`auction_ended`, `nothing_to_void`", body = ErrorBody),
+        (status = 422, description = "`not_voidable`, `validation_failed`", body = ErrorBody),
+        (status = 503, description = "`unavailable`", body = ErrorBody),
+    ))]
+pub fn admin_void_bids() {}
+
 /// List users
 #[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin", operation_id = "admin_list_users",
     security(("bearer" = []), ("session_cookie" = [])),
@@ -658,16 +723,23 @@ pub fn admin_list_users() {}
 
 /// Ban a user
 ///
-/// Takes effect on the user's next request; every connection of theirs hears of it.
+/// Takes effect on the user's next request; every connection of theirs hears
+/// of it. By default their bids on every open lot are voided by replay; with
+/// `keep_bids` they stay, but the bidder can no longer win. The body is
+/// optional (an empty body bans and voids).
 #[utoipa::path(post, path = "/api/v1/admin/users/{id}/ban", tag = "admin", operation_id = "admin_ban_user",
     params(("id" = uuid::Uuid, Path, description = "The user's id")),
+    request_body(content = Option<BanRequest>, content_type = "application/json"),
     security(("bearer" = []), ("session_cookie" = [])),
     responses(
-        (status = 200, description = "The user (`banned` true)", body = UserView),
+        (status = 200, description = "The user (`banned` true) and the lots corrected", body = BannedUser),
+        (status = 400, description = "`bad_request`", body = ErrorBody),
         (status = 401, description = "`unauthenticated`", body = ErrorBody),
         (status = 403, description = "`forbidden`", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
         (status = 409, description = "`cannot_ban_self`", body = ErrorBody),
+        (status = 422, description = "`validation_failed` (the reason)", body = ErrorBody),
+        (status = 503, description = "`unavailable`: some lots could not be corrected (their ids in `auctions`); retry", body = ErrorBody),
     ))]
 pub fn admin_ban_user() {}
 

@@ -124,6 +124,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<StoredEvent>>;
     /// Bid events with bidder usernames (admin view), oldest first.
     async fn bid_log(&self, auction: AuctionId) -> StoreResult<Vec<BidLogEntry>>;
+    /// An auction's whole log: every event by seq and every private note
+    /// by (`after_seq`, `n`).
+    async fn auction_log(
+        &self,
+        auction: AuctionId,
+    ) -> StoreResult<(Vec<StoredEvent>, Vec<StoredNote>)>;
     /// The auctions a user has bid on, with the latest of their bids.
     async fn auctions_bid_by(&self, user: UserId) -> StoreResult<Vec<AuctionRecord>>;
 
@@ -134,6 +140,8 @@ pub trait Store: Send + Sync + 'static {
         auction: AuctionId,
         keys: &[(UserId, String)],
     ) -> StoreResult<HashMap<(UserId, String), StoredAnswer>>;
+    /// Every stored answer of `auction`'s bid requests (for `gavel verify`).
+    async fn bid_answers(&self, auction: AuctionId) -> StoreResult<Vec<StoredRequest>>;
     /// Whether any bid request of `auction` is stored.
     async fn has_bid_requests(&self, auction: AuctionId) -> StoreResult<bool>;
     /// Which of `users` are banned.

@@ -84,6 +84,8 @@ pub struct AuctionRecord {
     pub epoch: i64,
     pub created_by: UserId,
     pub created_at: DateTime<Utc>,
+    /// The hash of the last event (hex SHA-256; empty without events).
+    pub head_hash: String,
 }
 
 /// One stored event. `data` is the public EventData JSON object without
@@ -101,7 +103,30 @@ pub struct StoredEvent {
     pub bid_kind: Option<String>,
     /// Private: the bidder's ceiling at that moment (bid events only).
     pub ceiling: Option<Money>,
+    /// Private: on a bidder's own bid (`bid_kind` `bid`), the amount and
+    /// maximum they asked for, which a replay decides again (docs/design.md,
+    /// Voids). `None` on other events and on rows from before migration 0003.
+    pub req_amount: Option<Money>,
+    pub req_max: Option<Money>,
+    /// The event's link in the auction's hash chain (hex SHA-256); `None`
+    /// until computed (rows from before migration 0003, relayed events).
+    pub hash: Option<String>,
     pub data: String,
+}
+
+/// A private entry of an auction's log that records no public event: a
+/// leader's ceiling raise (`ceiling`, with the amount and maximum asked
+/// for) or a ban that kept the bidder's bids (`barred`). It was decided
+/// after event `after_seq`; `n` orders notes after the same event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredNote {
+    pub after_seq: i64,
+    pub n: i64,
+    pub kind: String,
+    pub at: DateTime<Utc>,
+    pub bidder: UserId,
+    pub amount: Option<Money>,
+    pub max_amount: Option<Money>,
 }
 
 /// A bid event with the bidder's username, for admins.
@@ -123,6 +148,14 @@ pub struct StoredAnswer {
     pub body: String,
 }
 
+/// A stored bid request and its first answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRequest {
+    pub user: UserId,
+    pub request_id: String,
+    pub answer: StoredAnswer,
+}
+
 /// An answer to store with a batch.
 #[derive(Debug, Clone)]
 pub struct NewAnswer {
@@ -141,6 +174,12 @@ pub struct CommitBatch {
     pub expected_seq: i64,
     pub state: AuctionState,
     pub events: Vec<StoredEvent>,
+    /// Private log entries (ceiling raises, bars) decided in this batch.
+    pub notes: Vec<StoredNote>,
+    /// The auction's barred bidders after this batch.
+    pub barred: Vec<UserId>,
+    /// The hash of the last event after this batch.
+    pub head_hash: String,
     pub answers: Vec<NewAnswer>,
     pub now: DateTime<Utc>,
 }

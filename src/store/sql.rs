@@ -39,9 +39,15 @@ fn typed_rows(first: usize, rows: usize, types: &[&str]) -> String {
         .join(", ")
 }
 
-const EVENT_TYPES: [&str; 9] = [
-    "text", "bigint", "text", "bigint", "text", "bigint", "text", "bigint", "text",
+const EVENT_TYPES: [&str; 12] = [
+    "text", "bigint", "text", "bigint", "text", "bigint", "text", "bigint", "bigint", "bigint",
+    "text", "text",
 ];
+/// The columns of an `auction_events` row as written.
+const EVENT_INSERT_COLUMNS: &str =
+    "auction_id, seq, kind, at, bidder_id, amount, bid_kind, ceiling, req_amount, req_max, hash, data";
+const NOTE_INSERT_COLUMNS: &str =
+    "auction_id, after_seq, n, kind, at, bidder_id, amount, max_amount";
 const ANSWER_TYPES: [&str; 6] = ["text", "text", "text", "bigint", "text", "bigint"];
 
 /// A pooled connection used for a hand-made transaction. Unless the
@@ -161,12 +167,81 @@ pub async fn connect(url: &str) -> anyhow::Result<SqlStore> {
         .run(&pool)
         .await
         .context("applying database migrations")?;
-    Ok(SqlStore { pool, dialect })
+    let store = SqlStore { pool, dialect };
+    let filled = store
+        .fill_missing_hashes()
+        .await
+        .context("hashing events stored before migration 0003")?;
+    if filled > 0 {
+        tracing::info!(
+            events = filled,
+            "hash chain filled in for events stored before it existed"
+        );
+    }
+    Ok(store)
 }
 
 impl SqlStore {
     pub fn dialect(&self) -> Dialect {
         self.dialect
+    }
+
+    /// Links events stored before the hash chain existed (migration 0003)
+    /// into it: each gets its hash (column and data), each such auction its
+    /// head hash. Idempotent; returns how many events it hashed.
+    pub async fn fill_missing_hashes(&self) -> StoreResult<usize> {
+        let rows = sqlx::query("SELECT DISTINCT auction_id FROM auction_events WHERE hash IS NULL")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+        let mut filled = 0;
+        for row in &rows {
+            let auction: String = get(row, "auction_id")?;
+            let id = parse_id(&auction)?;
+            let (events, _) = self.auction_log(id).await?;
+            let mut head = crate::domain::chain::GENESIS.to_string();
+            let mut last_seq = 0;
+            for event in &events {
+                last_seq = event.seq;
+                if let Some(hash) = &event.hash {
+                    head = hash.clone();
+                    continue;
+                }
+                let corrupt = |e: crate::domain::chain::ChainError| {
+                    StoreError::Corrupt(format!("auction {id} seq {}: {e}", event.seq))
+                };
+                let hash = crate::domain::chain::event_hash(
+                    &head,
+                    id,
+                    event.seq,
+                    &event.name,
+                    &event.data,
+                )
+                .map_err(corrupt)?;
+                let data = crate::domain::chain::with_hash(&event.data, &hash).map_err(corrupt)?;
+                sqlx::query(
+                    "UPDATE auction_events SET hash = $1, data = $2 \
+                     WHERE auction_id = $3 AND seq = $4 AND hash IS NULL",
+                )
+                .bind(&hash)
+                .bind(&data)
+                .bind(&auction)
+                .bind(event.seq)
+                .execute(&self.pool)
+                .await
+                .map_err(db_error)?;
+                head = hash;
+                filled += 1;
+            }
+            sqlx::query("UPDATE auctions SET head_hash = $1 WHERE id = $2 AND seq = $3")
+                .bind(&head)
+                .bind(&auction)
+                .bind(last_seq)
+                .execute(&self.pool)
+                .await
+                .map_err(db_error)?;
+        }
+        Ok(filled)
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -180,14 +255,13 @@ impl SqlStore {
         let mut sql = String::from(
             "WITH moved AS (UPDATE auctions SET status = $1, price = $2, leader_id = $3, \
              leader_ceiling = $4, bid_count = $5, seq = $6, ends_at = $7, winner_id = $8, \
-             epoch = $9, updated_at = $10 WHERE id = $11 AND seq = $12 AND epoch <= $9 \
-             RETURNING id)",
+             epoch = $9, updated_at = $10, barred = $13, head_hash = $14 \
+             WHERE id = $11 AND seq = $12 AND epoch <= $9 RETURNING id)",
         );
-        let mut next = 13;
+        let mut next = 15;
         if !batch.events.is_empty() {
             sql.push_str(&format!(
-                ", new_events AS (INSERT INTO auction_events \
-                 (auction_id, seq, kind, at, bidder_id, amount, bid_kind, ceiling, data) \
+                ", new_events AS (INSERT INTO auction_events ({EVENT_INSERT_COLUMNS}) \
                  SELECT * FROM (VALUES {}) AS v WHERE EXISTS (SELECT 1 FROM moved))",
                 typed_rows(next, batch.events.len(), &EVENT_TYPES)
             ));
@@ -204,7 +278,8 @@ impl SqlStore {
         sql.push_str(" SELECT COUNT(*) AS moved FROM moved");
 
         let auction_id = batch.auction_id.to_string();
-        let mut query = bind_row_update(sqlx::query(&sql), batch, &auction_id);
+        let barred = barred_text(&batch.barred);
+        let mut query = bind_row_update(sqlx::query(&sql), batch, &auction_id, &barred);
         for event in &batch.events {
             query = bind_event(query, &auction_id, event);
         }
@@ -293,11 +368,21 @@ fn values_rows(rows: usize, width: usize) -> String {
 
 type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
 
-/// Binds `$1..=$12` of the fenced auction-row UPDATE of a batch.
+/// The `barred` column: a JSON array of user ids.
+fn barred_text(barred: &[UserId]) -> String {
+    serde_json::to_string(barred).unwrap_or_else(|_| "[]".into())
+}
+
+fn parse_barred(text: &str) -> StoreResult<std::collections::BTreeSet<UserId>> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("barred: {e}")))
+}
+
+/// Binds `$1..=$14` of the fenced auction-row UPDATE of a batch.
 fn bind_row_update<'q>(
     query: AnyQuery<'q>,
     batch: &'q CommitBatch,
     auction_id: &'q str,
+    barred: &'q str,
 ) -> AnyQuery<'q> {
     let state = &batch.state;
     query
@@ -313,9 +398,11 @@ fn bind_row_update<'q>(
         .bind(ms(batch.now))
         .bind(auction_id)
         .bind(batch.expected_seq)
+        .bind(barred)
+        .bind(batch.head_hash.as_str())
 }
 
-/// Binds one `auction_events` row (9 values).
+/// Binds one `auction_events` row (12 values).
 fn bind_event<'q>(
     query: AnyQuery<'q>,
     auction_id: &'q str,
@@ -330,7 +417,23 @@ fn bind_event<'q>(
         .bind(event.amount)
         .bind(event.bid_kind.as_deref())
         .bind(event.ceiling)
+        .bind(event.req_amount)
+        .bind(event.req_max)
+        .bind(event.hash.as_deref())
         .bind(event.data.as_str())
+}
+
+/// Binds one `auction_notes` row (8 values).
+fn bind_note<'q>(query: AnyQuery<'q>, auction_id: &'q str, note: &'q StoredNote) -> AnyQuery<'q> {
+    query
+        .bind(auction_id)
+        .bind(note.after_seq)
+        .bind(note.n)
+        .bind(note.kind.as_str())
+        .bind(ms(note.at))
+        .bind(note.bidder.to_string())
+        .bind(note.amount)
+        .bind(note.max_amount)
 }
 
 /// Binds one `bid_requests` row (6 values).
@@ -364,7 +467,8 @@ fn user_from_row(row: &AnyRow) -> StoreResult<User> {
 
 const AUCTION_COLUMNS: &str = "id, title, description, currency, starting_price, reserve_price, \
      buy_now_price, starts_at, ends_at, extend_window_secs, increments, status, price, leader_id, \
-     leader_ceiling, bid_count, seq, winner_id, epoch, created_by, created_at";
+     leader_ceiling, bid_count, seq, winner_id, epoch, created_by, created_at, initial_ends_at, \
+     barred, head_hash";
 
 fn status_text(status: AuctionStatus) -> &'static str {
     match status {
@@ -409,19 +513,31 @@ fn auction_from_row(row: &AnyRow) -> StoreResult<AuctionRecord> {
         ends_at: from_ms(get(row, "ends_at")?)?,
         winner: parse_opt_id(get(row, "winner_id")?)?,
     };
+    let initial_ends_at = match get::<Option<i64>>(row, "initial_ends_at")? {
+        Some(millis) => from_ms(millis)?,
+        None => state.ends_at,
+    };
+    let barred = parse_barred(&get::<String>(row, "barred")?)?;
     Ok(AuctionRecord {
         id: parse_id(&get::<String>(row, "id")?)?,
         title: get(row, "title")?,
         description: get(row, "description")?,
         currency: get(row, "currency")?,
-        auction: Auction { rules, state },
+        auction: Auction {
+            rules,
+            state,
+            initial_ends_at,
+            barred,
+        },
+        head_hash: get(row, "head_hash")?,
         epoch: get(row, "epoch")?,
         created_by: parse_id(&get::<String>(row, "created_by")?)?,
         created_at: from_ms(get(row, "created_at")?)?,
     })
 }
 
-const EVENT_COLUMNS: &str = "seq, kind, at, bidder_id, amount, bid_kind, ceiling, data";
+const EVENT_COLUMNS: &str =
+    "seq, kind, at, bidder_id, amount, bid_kind, ceiling, req_amount, req_max, hash, data";
 
 fn event_from_row(row: &AnyRow) -> StoreResult<StoredEvent> {
     Ok(StoredEvent {
@@ -432,7 +548,22 @@ fn event_from_row(row: &AnyRow) -> StoreResult<StoredEvent> {
         amount: get(row, "amount")?,
         bid_kind: get(row, "bid_kind")?,
         ceiling: get(row, "ceiling")?,
+        req_amount: get(row, "req_amount")?,
+        req_max: get(row, "req_max")?,
+        hash: get(row, "hash")?,
         data: get(row, "data")?,
+    })
+}
+
+fn note_from_row(row: &AnyRow) -> StoreResult<StoredNote> {
+    Ok(StoredNote {
+        after_seq: get(row, "after_seq")?,
+        n: get(row, "n")?,
+        kind: get(row, "kind")?,
+        at: from_ms(get(row, "at")?)?,
+        bidder: parse_id(&get::<String>(row, "bidder_id")?)?,
+        amount: get(row, "amount")?,
+        max_amount: get(row, "max_amount")?,
     })
 }
 
@@ -617,7 +748,7 @@ impl Store for SqlStore {
             .map_err(|e| StoreError::Corrupt(format!("increment table: {e}")))?;
         sqlx::query(&format!(
             "INSERT INTO auctions ({AUCTION_COLUMNS}, updated_at) VALUES ({})",
-            placeholders(1, 22)
+            placeholders(1, 25)
         ))
         .bind(record.id.to_string())
         .bind(&record.title)
@@ -640,6 +771,11 @@ impl Store for SqlStore {
         .bind(record.epoch)
         .bind(record.created_by.to_string())
         .bind(ms(record.created_at))
+        .bind(ms(auction.initial_ends_at))
+        .bind(barred_text(
+            &auction.barred.iter().copied().collect::<Vec<_>>(),
+        ))
+        .bind(record.head_hash.as_str())
         .bind(ms(record.created_at))
         .execute(&self.pool)
         .await
@@ -811,6 +947,62 @@ impl Store for SqlStore {
         Ok(found)
     }
 
+    async fn auction_log(
+        &self,
+        auction: AuctionId,
+    ) -> StoreResult<(Vec<StoredEvent>, Vec<StoredNote>)> {
+        let events = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM auction_events WHERE auction_id = $1 ORDER BY seq"
+        ))
+        .bind(auction.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        let notes = sqlx::query(
+            "SELECT after_seq, n, kind, at, bidder_id, amount, max_amount FROM auction_notes \
+             WHERE auction_id = $1 ORDER BY after_seq, n",
+        )
+        .bind(auction.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok((
+            events
+                .iter()
+                .map(event_from_row)
+                .collect::<StoreResult<_>>()?,
+            notes
+                .iter()
+                .map(note_from_row)
+                .collect::<StoreResult<_>>()?,
+        ))
+    }
+
+    async fn bid_answers(&self, auction: AuctionId) -> StoreResult<Vec<StoredRequest>> {
+        let rows = sqlx::query(
+            "SELECT user_id, request_id, http_status, body FROM bid_requests \
+             WHERE auction_id = $1 ORDER BY created_at, user_id, request_id",
+        )
+        .bind(auction.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.iter()
+            .map(|row| {
+                let status: i64 = get(row, "http_status")?;
+                Ok(StoredRequest {
+                    user: parse_id(&get::<String>(row, "user_id")?)?,
+                    request_id: get(row, "request_id")?,
+                    answer: StoredAnswer {
+                        http_status: u16::try_from(status)
+                            .map_err(|_| StoreError::Corrupt(format!("status {status}")))?,
+                        body: get(row, "body")?,
+                    },
+                })
+            })
+            .collect()
+    }
+
     async fn has_bid_requests(&self, auction: AuctionId) -> StoreResult<bool> {
         let row = sqlx::query("SELECT 1 AS found FROM bid_requests WHERE auction_id = $1 LIMIT 1")
             .bind(auction.to_string())
@@ -839,8 +1031,13 @@ impl Store for SqlStore {
     }
 
     async fn commit_batch(&self, batch: &CommitBatch) -> StoreResult<()> {
-        let params = 12 + batch.events.len() * 9 + batch.answers.len() * 6;
-        if self.dialect == Dialect::Postgres && params <= MAX_STATEMENT_PARAMS {
+        let params = 14 + batch.events.len() * EVENT_TYPES.len() + batch.answers.len() * 6;
+        // Notes are rare (ceiling raises, bars): such a batch takes the
+        // transaction below.
+        if self.dialect == Dialect::Postgres
+            && params <= MAX_STATEMENT_PARAMS
+            && batch.notes.is_empty()
+        {
             return self.commit_batch_in_one_statement(batch).await;
         }
         let mut guard = ConnectionGuard::new(self.pool.acquire().await.map_err(db_error)?);
@@ -858,10 +1055,11 @@ impl Store for SqlStore {
         let auction_id = batch.auction_id.to_string();
         let update = sqlx::query(
             "UPDATE auctions SET status = $1, price = $2, leader_id = $3, leader_ceiling = $4, \
-             bid_count = $5, seq = $6, ends_at = $7, winner_id = $8, epoch = $9, updated_at = $10 \
-             WHERE id = $11 AND seq = $12 AND epoch <= $9",
+             bid_count = $5, seq = $6, ends_at = $7, winner_id = $8, epoch = $9, updated_at = $10, \
+             barred = $13, head_hash = $14 WHERE id = $11 AND seq = $12 AND epoch <= $9",
         );
-        let moved = bind_row_update(update, batch, &auction_id)
+        let barred = barred_text(&batch.barred);
+        let moved = bind_row_update(update, batch, &auction_id, &barred)
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
@@ -876,13 +1074,23 @@ impl Store for SqlStore {
 
         for chunk in batch.events.chunks(ROWS_PER_INSERT) {
             let sql = format!(
-                "INSERT INTO auction_events \
-                 (auction_id, seq, kind, at, bidder_id, amount, bid_kind, ceiling, data) VALUES {}",
-                values_rows(chunk.len(), 9)
+                "INSERT INTO auction_events ({EVENT_INSERT_COLUMNS}) VALUES {}",
+                values_rows(chunk.len(), EVENT_TYPES.len())
             );
             let mut query = sqlx::query(&sql);
             for event in chunk {
                 query = bind_event(query, &auction_id, event);
+            }
+            query.execute(&mut *tx).await.map_err(db_error)?;
+        }
+        for chunk in batch.notes.chunks(ROWS_PER_INSERT) {
+            let sql = format!(
+                "INSERT INTO auction_notes ({NOTE_INSERT_COLUMNS}) VALUES {}",
+                values_rows(chunk.len(), 8)
+            );
+            let mut query = sqlx::query(&sql);
+            for note in chunk {
+                query = bind_note(query, &auction_id, note);
             }
             query.execute(&mut *tx).await.map_err(db_error)?;
         }

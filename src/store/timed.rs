@@ -115,8 +115,10 @@ timed_store! {
         events_after(auction: AuctionId, after: i64, limit: i64) -> Vec<StoredEvent>;
         bid_events_after(auction: AuctionId, after: i64, limit: i64) -> Vec<StoredEvent>;
         bid_log(auction: AuctionId) -> Vec<BidLogEntry>;
+        auction_log(auction: AuctionId) -> (Vec<StoredEvent>, Vec<StoredNote>);
         auctions_bid_by(user: UserId) -> Vec<AuctionRecord>;
         stored_answers(auction: AuctionId, keys: &[(UserId, String)]) -> HashMap<(UserId, String), StoredAnswer>;
+        bid_answers(auction: AuctionId) -> Vec<StoredRequest>;
         has_bid_requests(auction: AuctionId) -> bool;
         banned_among(users: &[UserId]) -> HashSet<UserId>;
         audit_log(limit: i64) -> Vec<AuditEntry>;

@@ -17,6 +17,9 @@ fn event(seq: i64) -> StoredEvent {
         amount: None,
         bid_kind: None,
         ceiling: None,
+        req_amount: None,
+        req_max: None,
+        hash: None,
         data: format!("{{\"seq\":{seq}}}"),
     }
 }
@@ -38,6 +41,9 @@ async fn a_gap_is_filled_from_the_store_without_losing_later_events() {
             expected_seq: 0,
             state,
             events: (1..=5).map(event).collect(),
+            notes: Vec::new(),
+            barred: Vec::new(),
+            head_hash: String::new(),
             answers: Vec::new(),
             now,
         })

@@ -383,7 +383,7 @@ macro_rules! on_both_backends {
 pub const BIDDER_PASSWORD: &str = "password-123";
 
 /// The keys of docs/api.md's public Snapshot, exactly.
-pub const SNAPSHOT_KEYS: [&str; 18] = [
+pub const SNAPSHOT_KEYS: [&str; 19] = [
     "id",
     "title",
     "description",
@@ -402,6 +402,7 @@ pub const SNAPSHOT_KEYS: [&str; 18] = [
     "seq",
     "server_time",
     "winner",
+    "head_hash",
 ];
 
 /// The keys of docs/api.md's BidResult, exactly.
@@ -637,6 +638,7 @@ pub async fn stored_auction(
         epoch: 0,
         created_by,
         created_at: now,
+        head_hash: String::new(),
     };
     store.create_auction(&record).await.expect("create");
     record

@@ -275,6 +275,8 @@ async fn a_bidder_banned_after_bidding_still_gets_the_first_answer_to_a_retry(ap
     assert_eq!(again, first);
     let (status, body) = app.bid(&zed.token, &id, "z-2", 2000, Some(3000)).await;
     assert_error(status, &body, 403, "banned");
+    // The ban voided the bid (voided, repriced); the retry placed nothing.
     let snapshot = app.snapshot(&id).await;
-    assert_eq!(snapshot["seq"], 1);
+    assert_eq!(snapshot["seq"], 3);
+    assert_eq!(snapshot["bid_count"], 0);
 }

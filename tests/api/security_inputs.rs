@@ -56,16 +56,16 @@ const HOSTILE_NEXT: &[&str] = &[
 // A page session without a browser and without following redirects.
 // ---------------------------------------------------------------------------
 
-struct Pages<'a> {
+pub(crate) struct Pages<'a> {
     app: &'a TestApp,
     client: reqwest::Client,
     cookies: BTreeMap<String, String>,
 }
 
-struct Answer {
-    status: StatusCode,
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
     headers: HeaderMap,
-    body: String,
+    pub(crate) body: String,
 }
 
 impl Answer {
@@ -73,13 +73,13 @@ impl Answer {
         self.headers.get(name).and_then(|value| value.to_str().ok())
     }
 
-    fn location(&self) -> &str {
+    pub(crate) fn location(&self) -> &str {
         self.header(LOCATION)
             .unwrap_or_else(|| panic!("a Location ({}): {}", self.status, self.body))
     }
 
     /// The value of the first `<input name="NAME" value="…">`.
-    fn input(&self, name: &str) -> String {
+    pub(crate) fn input(&self, name: &str) -> String {
         let marker = format!("name=\"{name}\"");
         let at = self
             .body
@@ -104,7 +104,7 @@ fn no_redirects() -> reqwest::Client {
 }
 
 impl<'a> Pages<'a> {
-    fn new(app: &'a TestApp) -> Self {
+    pub(crate) fn new(app: &'a TestApp) -> Self {
         Self {
             app,
             client: no_redirects(),
@@ -143,7 +143,7 @@ impl<'a> Pages<'a> {
         }
     }
 
-    async fn get(&mut self, path: &str) -> Answer {
+    pub(crate) async fn get(&mut self, path: &str) -> Answer {
         let request = self.client.get(self.app.url(path));
         self.send(request).await
     }
@@ -154,7 +154,7 @@ impl<'a> Pages<'a> {
     }
 
     /// POSTs a form as a browser on this site would.
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Answer {
+    pub(crate) async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Answer {
         let request = self
             .client
             .post(self.app.url(path))
@@ -164,14 +164,14 @@ impl<'a> Pages<'a> {
     }
 
     /// The CSRF token a form of `path` carries.
-    async fn csrf(&mut self, path: &str) -> String {
+    pub(crate) async fn csrf(&mut self, path: &str) -> String {
         let page = self.get(path).await;
         assert_eq!(page.status, StatusCode::OK, "{}", page.body);
         page.input("csrf")
     }
 
     /// Logs in through the form; returns the answer.
-    async fn log_in(&mut self, username: &str, password: &str, next: &str) -> Answer {
+    pub(crate) async fn log_in(&mut self, username: &str, password: &str, next: &str) -> Answer {
         let csrf = self.csrf("/login").await;
         self.post(
             "/login",

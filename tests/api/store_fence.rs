@@ -29,6 +29,9 @@ async fn fenced_commits_change_nothing(backend: Backend) {
         expected_seq,
         state: state.clone(),
         events: Vec::new(),
+        notes: Vec::new(),
+        barred: Vec::new(),
+        head_hash: String::new(),
         answers: vec![answer.clone()],
         now,
     };

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::auction::commands::{AdminAction, BidPayload};
+use crate::auction::commands::{AdminAction, AdminError, BidPayload};
 use crate::domain::AuctionId;
 use crate::store::StoredAnswer;
 
@@ -44,6 +44,9 @@ pub enum ForwardedReply {
     AdminDone,
     /// The admin action was refused: the auction has ended.
     AdminRefused,
+    /// The admin action was refused for another reason (a void naming
+    /// something that cannot be voided, nothing to do).
+    AdminRejected { error: AdminError },
     /// Not decided (storage down, lease lost…): answer `unavailable`.
     Unavailable,
     /// That node does not own the auction (any more).

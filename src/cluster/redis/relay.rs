@@ -163,6 +163,9 @@ fn wire_to_stored(event: &super::messages::WireEvent) -> StoredEvent {
         amount: None,
         bid_kind: None,
         ceiling: None,
+        req_amount: None,
+        req_max: None,
+        hash: None,
         data: event.data.clone(),
     }
 }

@@ -25,7 +25,7 @@ use crate::auction::AdminAction;
 use crate::domain::alias::bidder_alias;
 use crate::domain::PublicStatus;
 use crate::http::admin::{
-    create_auction, end_auction, set_banned, validate_new_auction, CreateAuction,
+    ban_user, create_auction, end_auction, set_banned, validate_new_auction, CreateAuction,
     DEFAULT_EXTEND_WINDOW_SECS, MAX_TITLE_CHARS,
 };
 
@@ -345,6 +345,11 @@ struct LogRow {
     is_auto: bool,
     kind_text: &'static str,
     max_text: String,
+    user_id: String,
+    /// Voided by an admin (still shown: nothing is deleted).
+    voided: bool,
+    /// A bidder's own bid on a live lot, not voided: it has a Void link.
+    voidable: bool,
 }
 
 #[derive(Template)]
@@ -385,11 +390,15 @@ pub async fn auction(ctx: PageCtx, id: web::Path<String>) -> Result<HttpResponse
     let record = load_auction(&ctx, &id).await?;
     let now = Utc::now();
     let log = ctx.state.store.bid_log(record.id).await?;
+    let voided = voided_seqs(&ctx, &record).await?;
     let currency = &record.currency;
     let log = log
         .iter()
         .rev()
         .map(|entry| LogRow {
+            user_id: entry.user_id.to_string(),
+            voided: voided.contains(&entry.seq),
+            voidable: entry.kind == "bid" && !voided.contains(&entry.seq),
             seq: entry.seq,
             amount: entry.amount,
             max: entry.ceiling.unwrap_or(0),
@@ -448,6 +457,192 @@ pub async fn auction(ctx: PageCtx, id: web::Path<String>) -> Result<HttpResponse
         seq: state.seq,
         a: row,
     })
+}
+
+/// The seqs the auction's `voided` events name.
+async fn voided_seqs(
+    ctx: &PageCtx,
+    record: &crate::store::AuctionRecord,
+) -> Result<std::collections::HashSet<i64>, PageError> {
+    let (events, _) = ctx.state.store.auction_log(record.id).await?;
+    Ok(events
+        .iter()
+        .filter(|event| event.name == "voided")
+        .filter_map(|event| serde_json::from_str::<Value>(&event.data).ok())
+        .flat_map(|data| {
+            data["voided"]["seqs"]
+                .as_array()
+                .map(|seqs| seqs.iter().filter_map(Value::as_i64).collect::<Vec<_>>())
+                .unwrap_or_default()
+        })
+        .collect())
+}
+
+#[derive(Template)]
+#[template(path = "admin/void.html")]
+struct VoidPage {
+    layout: Layout,
+    id: String,
+    heading: String,
+    explanation: String,
+    currency: String,
+    price: i64,
+    price_text: String,
+    bids_text: String,
+    seq: String,
+    user: String,
+    reason: String,
+    error: String,
+    max_reason: usize,
+}
+
+/// What a void page or form names: one bid or one bidder.
+#[derive(Debug, Default, Deserialize)]
+pub struct VoidForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    seq: String,
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn void_page(
+    ctx: &PageCtx,
+    record: &crate::store::AuctionRecord,
+    form: &VoidForm,
+    error: String,
+) -> Result<HttpResponse, PageError> {
+    let state = &record.auction.state;
+    let (heading, explanation) = if form.user.is_empty() {
+        (
+            format!("Void bid #{} on “{}”?", form.seq, record.title),
+            "The bid stays in the record, marked voided. The price and the leader are              worked out again from the other bids, as if it had never been placed: the              price may go down and another bidder may lead. Watchers see the correction."
+                .to_owned(),
+        )
+    } else {
+        let name = match uuid::Uuid::parse_str(&form.user) {
+            Ok(user) => ctx
+                .state
+                .store
+                .user_by_id(user)
+                .await?
+                .map_or_else(|| form.user.clone(), |user| user.username),
+            Err(_) => return Err(PageError::NotFound("user")),
+        };
+        (
+            format!("Void all of {name}’s bids on “{}”?", record.title),
+            "Their bids stay in the record, marked voided. The price and the leader are              worked out again from the other bidders' bids: the price may go down and              another bidder may lead. Watchers see the correction."
+                .to_owned(),
+        )
+    };
+    let price_text = money(state.price, &record.currency);
+    let status = if error.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    ctx.page_with_status(
+        status,
+        &VoidPage {
+            layout: ctx.layout(heading.clone(), Section::Admin),
+            id: record.id.to_string(),
+            heading,
+            explanation,
+            currency: record.currency.clone(),
+            price: state.price,
+            price_text,
+            bids_text: plural(state.bid_count, "bid"),
+            seq: form.seq.clone(),
+            user: form.user.clone(),
+            reason: form.reason.clone(),
+            error,
+            max_reason: crate::http::admin::MAX_REASON_CHARS,
+        },
+    )
+}
+
+/// `GET /admin/auctions/{id}/void?seq=N` or `?user=ID`: the confirmation
+/// step, asking for a reason.
+pub async fn confirm_void(
+    ctx: PageCtx,
+    id: web::Path<String>,
+    query: web::Query<VoidForm>,
+) -> Result<HttpResponse, PageError> {
+    ctx.require_admin()?;
+    let record = load_auction(&ctx, &id).await?;
+    let back = format!("/admin/auctions/{}", record.id);
+    if !record
+        .auction
+        .public_status(Utc::now())
+        .eq(&PublicStatus::Open)
+    {
+        return Ok(ctx.redirect(
+            &back,
+            Some(Flash::error("Only bids on an open auction can be voided.")),
+        ));
+    }
+    if query.seq.is_empty() == query.user.is_empty() {
+        return Err(PageError::NotFound("page"));
+    }
+    void_page(&ctx, &record, &query, String::new()).await
+}
+
+/// `POST /admin/auctions/{id}/void`: voids, then back to the detail.
+pub async fn void(
+    ctx: PageCtx,
+    id: web::Path<String>,
+    form: web::Form<VoidForm>,
+) -> Result<HttpResponse, PageError> {
+    ctx.check_csrf(&form.csrf)?;
+    let admin = ctx.require_admin()?;
+    let record = load_auction(&ctx, &id).await?;
+    let back = format!("/admin/auctions/{}", record.id);
+    let seqs = if form.seq.is_empty() {
+        Vec::new()
+    } else {
+        vec![form
+            .seq
+            .parse::<i64>()
+            .map_err(|_| PageError::NotFound("bid"))?]
+    };
+    let body = crate::http::admin::VoidBody {
+        seqs,
+        user_id: (!form.user.is_empty()).then(|| form.user.clone()),
+        reason: form.reason.clone(),
+    };
+    match crate::http::admin::void_bids(&ctx.state, admin, &id, &body).await {
+        Ok((_, voided)) => {
+            let list = voided
+                .iter()
+                .map(|seq| format!("#{seq}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            Ok(ctx.redirect(
+                &back,
+                Some(Flash::success(format!(
+                    "Voided {list}; the price and leader were worked out again."
+                ))),
+            ))
+        }
+        Err(error) if error.code() == "validation_failed" => {
+            let message = error.error_object()["fields"]["reason"]
+                .as_str()
+                .map_or_else(|| error.message().to_owned(), sentence);
+            void_page(&ctx, &record, &form, message).await
+        }
+        Err(error)
+            if matches!(
+                error.code(),
+                "not_voidable" | "nothing_to_void" | "auction_ended"
+            ) =>
+        {
+            Ok(ctx.redirect(&back, Some(Flash::error(error.message().to_owned()))))
+        }
+        Err(error) => Err(error.into()),
+    }
 }
 
 #[derive(Template)]
@@ -513,6 +708,9 @@ pub async fn confirm_end(
             },
             "Yes, close it now",
         ),
+        AdminAction::Void { .. } | AdminAction::Bar { .. } => {
+            return Err(PageError::NotFound("page"))
+        }
     };
     ctx.page(&ConfirmPage {
         layout: ctx.layout(heading.clone(), Section::Admin),
@@ -546,10 +744,12 @@ pub async fn end(
     let action = action_of(&action_name)?;
     let record = load_auction(&ctx, &id).await?;
     let back = format!("/admin/auctions/{}", record.id);
+    let cancel = action == AdminAction::Cancel;
     let flash = match end_auction(&ctx.state, admin, &id, action).await {
-        Ok(_) => Flash::success(match action {
-            AdminAction::Cancel => format!("Auction “{}” cancelled.", record.title),
-            AdminAction::Close => format!("Auction “{}” closed.", record.title),
+        Ok(_) => Flash::success(if cancel {
+            format!("Auction “{}” cancelled.", record.title)
+        } else {
+            format!("Auction “{}” closed.", record.title)
         }),
         Err(error) if error.status() == StatusCode::CONFLICT => {
             Flash::error("This auction has already ended.")
@@ -614,12 +814,26 @@ pub async fn set_ban(
         "unban" => false,
         _ => return Err(PageError::NotFound("page")),
     };
-    let flash = match set_banned(&ctx.state, admin, &id, banned).await {
-        Ok(user) if banned => Flash::success(format!(
-            "{} is banned: their bids will be refused.",
-            user.username
+    let result = if banned {
+        let body = crate::http::admin::BanBody {
+            reason: Some("banned by an admin".into()),
+            keep_bids: false,
+        };
+        ban_user(&ctx.state, admin, &id, &body)
+            .await
+            .map(|(user, outcome)| (user, outcome.voided.len()))
+    } else {
+        set_banned(&ctx.state, admin, &id, false)
+            .await
+            .map(|user| (user, 0))
+    };
+    let flash = match result {
+        Ok((user, voided)) if banned => Flash::success(format!(
+            "{} is banned: their bids will be refused, and their bids on {} were voided.",
+            user.username,
+            plural(voided as i64, "open auction")
         )),
-        Ok(user) => Flash::success(format!("{} may bid again.", user.username)),
+        Ok((user, _)) => Flash::success(format!("{} may bid again.", user.username)),
         Err(error) if error.status() == StatusCode::CONFLICT => {
             Flash::error("You cannot ban yourself.")
         }

@@ -69,6 +69,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(page("/admin/auctions/new").route(get_or_head().to(admin::new_auction_form)))
         .service(page("/admin/auctions/{id}").route(get_or_head().to(admin::auction)))
         .service(
+            page("/admin/auctions/{id}/void")
+                .route(get_or_head().to(admin::confirm_void))
+                .route(web::post().to(admin::void)),
+        )
+        .service(
             page("/admin/auctions/{id}/{action:cancel|close}")
                 .route(get_or_head().to(admin::confirm_end))
                 .route(web::post().to(admin::end)),
