@@ -159,6 +159,16 @@ pub struct ServeConfig {
     /// seconds' worth; 0 turns the limit off.
     #[arg(long, env = "GAVEL_REPLAY_EVENTS_PER_SEC", default_value_t = 20_000)]
     pub replay_events_per_sec_per_ip: u32,
+    /// The alias key a NEW database is given (hex or any text) instead of
+    /// random bytes; a database that has one keeps it. For tests that run
+    /// several databases in one process.
+    #[arg(
+        long,
+        env = "GAVEL_ALIAS_KEY_SEED",
+        hide = true,
+        hide_env_values = true
+    )]
+    pub alias_key_seed: Option<String>,
     /// Serve `/metrics` on this address only (its own listener); unset:
     /// on the main listener.
     #[arg(long, env = "GAVEL_METRICS_BIND")]

@@ -70,20 +70,11 @@ impl Application {
     /// binds the listener and assembles the server. Call inside an actix system.
     pub async fn build(config: ServeConfig) -> anyhow::Result<Self> {
         let store: Arc<dyn Store> = Arc::new(TimedStore::new(
-            store::connect(&config.database_url)
+            store::connect_seeded(&config.database_url, config.alias_key_seed.as_deref())
                 .await
                 .context("opening the database")?,
             STORE_CALL_LIMIT,
         ));
-        let alias_key = store
-            .server_secret("bidder_alias_key")
-            .await
-            .context("reading the bidder alias key")?;
-        if !crate::domain::alias::install_key(alias_key.as_bytes()) {
-            tracing::warn!(
-                "another database's alias key is in use in this process; aliases follow that one"
-            );
-        }
         let accounts = Accounts::new(
             Arc::clone(&store),
             chrono::Duration::hours(config.session_hours.max(1)),

@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 pub use records::*;
-pub use sql::{connect, SqlStore};
+pub use sql::{connect, connect_seeded, SqlStore};
 pub use timed::TimedStore;
 
 use crate::domain::{AuctionId, PublicStatus, UserId};

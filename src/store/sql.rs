@@ -121,7 +121,47 @@ pub struct SqlStore {
 }
 
 /// Connects to `url`, creating a missing SQLite file, and applies migrations.
+impl SqlStore {
+    /// [`Store::server_secret`], storing `seed` (else random bytes) when the
+    /// database has no such secret yet.
+    async fn server_secret_seeded(&self, name: &str, seed: Option<&str>) -> StoreResult<String> {
+        use rand::RngCore as _;
+        let mut fresh = [0_u8; 32];
+        rand::thread_rng().fill_bytes(&mut fresh);
+        let fresh: String = match seed {
+            Some(seed) => seed.to_owned(),
+            None => fresh.iter().map(|b| format!("{b:02x}")).collect(),
+        };
+        // The first node to get here wins; everyone reads the winner.
+        sqlx::query(
+            "INSERT INTO server_secrets (name, value) VALUES ($1, $2) \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(&fresh)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        let row = sqlx::query("SELECT value FROM server_secrets WHERE name = $1")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_error)?;
+        get(&row, "value")
+    }
+}
+
+/// The name of the bidder alias key in `server_secrets`.
+pub const ALIAS_KEY_SECRET: &str = "bidder_alias_key";
+
 pub async fn connect(url: &str) -> anyhow::Result<SqlStore> {
+    connect_seeded(url, None).await
+}
+
+/// [`connect`], giving a new database `alias_key_seed` as its alias key
+/// instead of random bytes (tests that run several databases in one
+/// process, where the first key installed is the one used).
+pub async fn connect_seeded(url: &str, alias_key_seed: Option<&str>) -> anyhow::Result<SqlStore> {
     use anyhow::Context as _;
     sqlx::any::install_default_drivers();
     let dialect = Dialect::from_url(url)?;
@@ -168,6 +208,17 @@ pub async fn connect(url: &str) -> anyhow::Result<SqlStore> {
         .await
         .context("applying database migrations")?;
     let store = SqlStore { pool, dialect };
+    // Aliases in event data and everything rendered from this database use
+    // its key: install it before anything is hashed, replayed or served.
+    let alias_key = store
+        .server_secret_seeded(ALIAS_KEY_SECRET, alias_key_seed)
+        .await
+        .context("reading the bidder alias key")?;
+    if !crate::domain::alias::install_key(alias_key.as_bytes()) {
+        tracing::warn!(
+            "another database's alias key is in use in this process; aliases follow that one"
+        );
+    }
     let filled = store
         .fill_missing_hashes()
         .await
@@ -682,26 +733,7 @@ impl Store for SqlStore {
     }
 
     async fn server_secret(&self, name: &str) -> StoreResult<String> {
-        use rand::RngCore as _;
-        let mut fresh = [0_u8; 32];
-        rand::thread_rng().fill_bytes(&mut fresh);
-        let fresh: String = fresh.iter().map(|b| format!("{b:02x}")).collect();
-        // The first node to get here wins; everyone reads the winner.
-        sqlx::query(
-            "INSERT INTO server_secrets (name, value) VALUES ($1, $2) \
-             ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(name)
-        .bind(&fresh)
-        .execute(&self.pool)
-        .await
-        .map_err(db_error)?;
-        let row = sqlx::query("SELECT value FROM server_secrets WHERE name = $1")
-            .bind(name)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_error)?;
-        get(&row, "value")
+        self.server_secret_seeded(name, None).await
     }
 
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {

@@ -29,7 +29,9 @@ async fn a_gap_is_filled_from_the_store_without_losing_later_events() {
     let Some(db) = TestDatabase::new(Backend::Sqlite).await else {
         return;
     };
-    let store = store::connect(&db.url).await.expect("connect");
+    let store = store::connect_seeded(&db.url, Some(crate::common::TEST_ALIAS_KEY))
+        .await
+        .expect("connect");
     let record = stored_auction(&store, "gap", uuid::Uuid::now_v7()).await;
     let now = record.created_at;
     let mut state = record.auction.state.clone();

@@ -434,6 +434,8 @@ async fn a_saleroom_behind_one_address_logs_in_while_one_username_is_limited() {
     app.login("room-1", BIDDER_PASSWORD).await;
 
     // The login form: 429, Retry-After, the form again with the message.
+    // A fresh browser: an API login that got through above set a cookie.
+    let mut pages = Pages::new(&app);
     let mut page = pages.log_in("room-0", BIDDER_PASSWORD, "/me/bids").await;
     for _ in 0..3 {
         if page.status == StatusCode::TOO_MANY_REQUESTS {

@@ -9,7 +9,9 @@ async fn fenced_commits_change_nothing(backend: Backend) {
     let Some(db) = TestDatabase::new(backend).await else {
         return;
     };
-    let store = store::connect(&db.url).await.expect("connect");
+    let store = store::connect_seeded(&db.url, Some(crate::common::TEST_ALIAS_KEY))
+        .await
+        .expect("connect");
     let admin = uuid::Uuid::now_v7();
     let record = stored_auction(&store, "fence", admin).await;
     let now = record.created_at;

@@ -67,8 +67,15 @@ pub fn in_process_config(
     config.auth_rate_per_min = 0;
     config.shutdown_timeout_secs = 1;
     config.workers = Some(2);
+    // Every in-process server's new database gets the same alias key: one
+    // process uses one key (the first installed), so the aliases it wrote
+    // are the ones a `gavel` process on the same database computes.
+    config.alias_key_seed = Some(TEST_ALIAS_KEY.to_string());
     config
 }
+
+/// The alias key of every database a test server creates in-process.
+pub const TEST_ALIAS_KEY: &str = "gavel-test-alias-key";
 
 /// A fresh directory under the system temp dir, removed on drop.
 #[derive(Debug)]

@@ -217,6 +217,8 @@ struct AuctionPage {
     /// The viewer's own maximum while they lead (nobody else sees it).
     my_ceiling: Option<Money>,
     my_ceiling_text: String,
+    /// Says so when late bids moved the end (also after a reload).
+    extended_text: String,
 }
 
 impl AuctionPage {
@@ -417,6 +419,15 @@ pub async fn show(ctx: PageCtx, id: web::Path<String>) -> Result<HttpResponse, P
         my_ceiling_text: my_ceiling
             .map(|c| money(c, &record.currency))
             .unwrap_or_default(),
+        extended_text: if auction.state.ends_at > auction.initial_ends_at {
+            format!(
+                "Soft close: late bids moved the end from {} to {}.",
+                precise_time_text(auction.initial_ends_at),
+                precise_time_text(auction.state.ends_at)
+            )
+        } else {
+            String::new()
+        },
         snapshot_json,
         points_json,
         my_alias,
