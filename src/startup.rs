@@ -452,6 +452,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                             resource("/auctions/{id}/close").route(web::post().to(admin::close)),
                         )
                         .service(resource("/auctions/{id}/void").route(web::post().to(admin::void)))
+                        .service(
+                            resource("/auctions/{id}/pause").route(web::post().to(admin::pause)),
+                        )
+                        .service(
+                            resource("/auctions/{id}/resume").route(web::post().to(admin::resume)),
+                        )
+                        .service(
+                            resource("/auctions/{id}/extend").route(web::post().to(admin::extend)),
+                        )
+                        .service(
+                            resource("/auctions/{id}/withdraw")
+                                .route(web::post().to(admin::withdraw)),
+                        )
                         .service(resource("/users").route(web::get().to(admin::users)))
                         .service(resource("/users/{id}/ban").route(web::post().to(admin::ban)))
                         .service(resource("/users/{id}/unban").route(web::post().to(admin::unban)))

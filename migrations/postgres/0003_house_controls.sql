@@ -15,6 +15,8 @@ UPDATE auctions SET initial_ends_at = COALESCE(
     ends_at);
 -- Bidders banned with their bids kept (a JSON array of user ids).
 ALTER TABLE auctions ADD COLUMN barred TEXT NOT NULL DEFAULT '[]';
+-- Since when an admin has paused the auction (NULL: not paused).
+ALTER TABLE auctions ADD COLUMN paused_at BIGINT;
 -- The hash of the auction's last event (hex SHA-256); '' until computed.
 ALTER TABLE auctions ADD COLUMN head_hash TEXT NOT NULL DEFAULT '';
 

@@ -255,10 +255,10 @@ impl SqlStore {
         let mut sql = String::from(
             "WITH moved AS (UPDATE auctions SET status = $1, price = $2, leader_id = $3, \
              leader_ceiling = $4, bid_count = $5, seq = $6, ends_at = $7, winner_id = $8, \
-             epoch = $9, updated_at = $10, barred = $13, head_hash = $14 \
+             epoch = $9, updated_at = $10, barred = $13, head_hash = $14, paused_at = $15 \
              WHERE id = $11 AND seq = $12 AND epoch <= $9 RETURNING id)",
         );
-        let mut next = 15;
+        let mut next = 16;
         if !batch.events.is_empty() {
             sql.push_str(&format!(
                 ", new_events AS (INSERT INTO auction_events ({EVENT_INSERT_COLUMNS}) \
@@ -377,7 +377,7 @@ fn parse_barred(text: &str) -> StoreResult<std::collections::BTreeSet<UserId>> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("barred: {e}")))
 }
 
-/// Binds `$1..=$14` of the fenced auction-row UPDATE of a batch.
+/// Binds `$1..=$15` of the fenced auction-row UPDATE of a batch.
 fn bind_row_update<'q>(
     query: AnyQuery<'q>,
     batch: &'q CommitBatch,
@@ -400,6 +400,7 @@ fn bind_row_update<'q>(
         .bind(batch.expected_seq)
         .bind(barred)
         .bind(batch.head_hash.as_str())
+        .bind(state.paused_at.map(ms))
 }
 
 /// Binds one `auction_events` row (12 values).
@@ -468,7 +469,7 @@ fn user_from_row(row: &AnyRow) -> StoreResult<User> {
 const AUCTION_COLUMNS: &str = "id, title, description, currency, starting_price, reserve_price, \
      buy_now_price, starts_at, ends_at, extend_window_secs, increments, status, price, leader_id, \
      leader_ceiling, bid_count, seq, winner_id, epoch, created_by, created_at, initial_ends_at, \
-     barred, head_hash";
+     barred, head_hash, paused_at";
 
 fn status_text(status: AuctionStatus) -> &'static str {
     match status {
@@ -512,6 +513,9 @@ fn auction_from_row(row: &AnyRow) -> StoreResult<AuctionRecord> {
         seq: get(row, "seq")?,
         ends_at: from_ms(get(row, "ends_at")?)?,
         winner: parse_opt_id(get(row, "winner_id")?)?,
+        paused_at: get::<Option<i64>>(row, "paused_at")?
+            .map(from_ms)
+            .transpose()?,
     };
     let initial_ends_at = match get::<Option<i64>>(row, "initial_ends_at")? {
         Some(millis) => from_ms(millis)?,
@@ -696,7 +700,7 @@ impl Store for SqlStore {
             .map_err(|e| StoreError::Corrupt(format!("increment table: {e}")))?;
         sqlx::query(&format!(
             "INSERT INTO auctions ({AUCTION_COLUMNS}, updated_at) VALUES ({})",
-            placeholders(1, 25)
+            placeholders(1, 26)
         ))
         .bind(record.id.to_string())
         .bind(&record.title)
@@ -724,6 +728,7 @@ impl Store for SqlStore {
             &auction.barred.iter().copied().collect::<Vec<_>>(),
         ))
         .bind(record.head_hash.as_str())
+        .bind(auction.state.paused_at.map(ms))
         .bind(ms(record.created_at))
         .execute(&self.pool)
         .await
@@ -979,7 +984,7 @@ impl Store for SqlStore {
     }
 
     async fn commit_batch(&self, batch: &CommitBatch) -> StoreResult<()> {
-        let params = 14 + batch.events.len() * EVENT_TYPES.len() + batch.answers.len() * 6;
+        let params = 15 + batch.events.len() * EVENT_TYPES.len() + batch.answers.len() * 6;
         // Notes are rare (ceiling raises, bars): such a batch takes the
         // transaction below.
         if self.dialect == Dialect::Postgres
@@ -1004,7 +1009,8 @@ impl Store for SqlStore {
         let update = sqlx::query(
             "UPDATE auctions SET status = $1, price = $2, leader_id = $3, leader_ceiling = $4, \
              bid_count = $5, seq = $6, ends_at = $7, winner_id = $8, epoch = $9, updated_at = $10, \
-             barred = $13, head_hash = $14 WHERE id = $11 AND seq = $12 AND epoch <= $9",
+             barred = $13, head_hash = $14, paused_at = $15 \
+             WHERE id = $11 AND seq = $12 AND epoch <= $9",
         );
         let barred = barred_text(&batch.barred);
         let moved = bind_row_update(update, batch, &auction_id, &barred)
