@@ -168,6 +168,10 @@ pub async fn connect(url: &str) -> anyhow::Result<SqlStore> {
         .await
         .context("applying database migrations")?;
     let store = SqlStore { pool, dialect };
+    store
+        .fill_initial_ends()
+        .await
+        .context("finding the original end of auctions extended before migration 0003")?;
     let filled = store
         .fill_missing_hashes()
         .await
@@ -184,6 +188,46 @@ pub async fn connect(url: &str) -> anyhow::Result<SqlStore> {
 impl SqlStore {
     pub fn dialect(&self) -> Dialect {
         self.dialect
+    }
+
+    /// Fills in `initial_ends_at` of auctions extended before migration
+    /// 0003: the `ends_at` in the data of the event before their first
+    /// extension (the end in force until then). Idempotent.
+    pub async fn fill_initial_ends(&self) -> StoreResult<usize> {
+        let rows = sqlx::query("SELECT id, ends_at FROM auctions WHERE initial_ends_at IS NULL")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+        for row in &rows {
+            let auction: String = get(row, "id")?;
+            let id = parse_id(&auction)?;
+            let (events, _) = self.auction_log(id).await?;
+            let first_extension = events.iter().position(|event| event.name == "extended");
+            let original = match first_extension {
+                Some(index) if index > 0 => {
+                    let data: serde_json::Value = serde_json::from_str(&events[index - 1].data)
+                        .map_err(|e| StoreError::Corrupt(format!("auction {id}: {e}")))?;
+                    data["ends_at"]
+                        .as_str()
+                        .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
+                        .map(|time| time.timestamp_millis())
+                        .ok_or_else(|| {
+                            StoreError::Corrupt(format!(
+                                "auction {id}: no ends_at before seq {}",
+                                index + 1
+                            ))
+                        })?
+                }
+                _ => get::<i64>(row, "ends_at")?,
+            };
+            sqlx::query("UPDATE auctions SET initial_ends_at = $1 WHERE id = $2 AND initial_ends_at IS NULL")
+                .bind(original)
+                .bind(&auction)
+                .execute(&self.pool)
+                .await
+                .map_err(db_error)?;
+        }
+        Ok(rows.len())
     }
 
     /// Links events stored before the hash chain existed (migration 0003)
