@@ -412,6 +412,13 @@ async fn the_admin_lot_page_voids_a_bid_after_a_confirmation(app: TestApp) {
     assert_eq!(after["leader"], json!(alias(&auction, &bidders[1].id)));
     let lot = pages.get(&format!("/admin/auctions/{auction}")).await;
     assert!(lot.body.contains(">voided<"), "{}", lot.body);
+    assert!(lot.body.contains("Record verified"), "{}", lot.body);
+    let head = app.snapshot(&auction).await["head_hash"].clone();
+    assert!(
+        lot.body.contains(head.as_str().expect("a head hash")),
+        "{}",
+        lot.body
+    );
 }
 
 async fn pause_resume_extend_and_withdraw_are_decided_audited_and_verifiable(app: TestApp) {

@@ -375,6 +375,10 @@ struct AdminAuctionPage {
     /// refresh the log.
     seq: i64,
     paused: bool,
+    /// "Record verified" or the first difference `gavel verify` would name.
+    record_text: String,
+    record_ok: bool,
+    head_hash: String,
 }
 
 fn soft_close_text(secs: i64) -> String {
@@ -392,6 +396,31 @@ pub async fn auction(ctx: PageCtx, id: web::Path<String>) -> Result<HttpResponse
     let now = Utc::now();
     let log = ctx.state.store.bid_log(record.id).await?;
     let voided = voided_seqs(&ctx, &record).await?;
+    let (events, notes) = ctx.state.store.auction_log(record.id).await?;
+    let answers = ctx.state.store.bid_answers(record.id).await?;
+    let check = crate::auction::verify::check_auction(&record, &events, &notes, &answers);
+    let moved_on = events.last().map_or(0, |event| event.seq) != record.auction.state.seq;
+    let (record_ok, record_text) = match check.problems.first() {
+        // A bid landed between reading the auction and its log.
+        _ if moved_on => (
+            true,
+            "The auction moved on while its record was read; reload to check it.".to_owned(),
+        ),
+        None => (
+            true,
+            format!(
+                "Record verified: {} and their hash chain replay exactly.",
+                plural(check.events as i64, "event")
+            ),
+        ),
+        Some(problem) => (
+            false,
+            format!(
+                "Record check found {}; the first: {problem}.",
+                plural(check.problems.len() as i64, "difference")
+            ),
+        ),
+    };
     let currency = &record.currency;
     let log = log
         .iter()
@@ -457,6 +486,9 @@ pub async fn auction(ctx: PageCtx, id: web::Path<String>) -> Result<HttpResponse
         log,
         seq: state.seq,
         paused: record.auction.is_paused(),
+        record_text,
+        record_ok,
+        head_hash: record.head_hash.clone(),
         a: row,
     })
 }
