@@ -505,6 +505,22 @@ fn api_mounts() -> Vec<(&'static str, Vec<(Method, actix_web::Route)>)> {
             vec![post(web::post().to(admin::void))],
         ),
         (
+            "/api/v1/admin/auctions/{id}/pause",
+            vec![post(web::post().to(admin::pause))],
+        ),
+        (
+            "/api/v1/admin/auctions/{id}/resume",
+            vec![post(web::post().to(admin::resume))],
+        ),
+        (
+            "/api/v1/admin/auctions/{id}/extend",
+            vec![post(web::post().to(admin::extend))],
+        ),
+        (
+            "/api/v1/admin/auctions/{id}/withdraw",
+            vec![post(web::post().to(admin::withdraw))],
+        ),
+        (
             "/api/v1/admin/users",
             vec![get(web::get().to(admin::users))],
         ),

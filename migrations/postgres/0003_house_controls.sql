@@ -3,18 +3,17 @@
 -- "The verifiable record".
 
 -- The end an auction was created with, before soft-close extensions: a
--- replay starts from it. For existing auctions whose end was extended the
--- original end is not stored anywhere; it lay between the first
--- extension's time and that time plus the window, and the latest such
--- moment (one millisecond before the first extended end) is taken.
+-- replay starts from it. An auction never extended still has it; for one
+-- that was, it is left NULL here and filled in when the store opens, from
+-- the data of the event before the first extension (its `ends_at`).
 ALTER TABLE auctions ADD COLUMN initial_ends_at BIGINT;
-UPDATE auctions SET initial_ends_at = COALESCE(
-    (SELECT e.at + auctions.extend_window_secs * 1000 - 1 FROM auction_events e
-      WHERE e.auction_id = auctions.id AND e.kind = 'extended'
-      ORDER BY e.seq LIMIT 1),
-    ends_at);
+UPDATE auctions SET initial_ends_at = ends_at
+ WHERE NOT EXISTS (SELECT 1 FROM auction_events e
+                    WHERE e.auction_id = auctions.id AND e.kind = 'extended');
 -- Bidders banned with their bids kept (a JSON array of user ids).
 ALTER TABLE auctions ADD COLUMN barred TEXT NOT NULL DEFAULT '[]';
+-- Since when an admin has paused the auction (NULL: not paused).
+ALTER TABLE auctions ADD COLUMN paused_at BIGINT;
 -- The hash of the auction's last event (hex SHA-256); '' until computed.
 ALTER TABLE auctions ADD COLUMN head_hash TEXT NOT NULL DEFAULT '';
 

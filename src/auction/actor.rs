@@ -393,7 +393,8 @@ impl AuctionActor {
             ctx.cancel_future(handle);
         }
         let state = &self.record.auction.state;
-        if state.status != AuctionStatus::Live {
+        // A paused auction does not close; resuming re-arms the timer.
+        if state.status != AuctionStatus::Live || state.paused_at.is_some() {
             return;
         }
         let wait = (state.ends_at - Utc::now())
@@ -471,7 +472,10 @@ async fn run_batch(
         lookups.banned.extend(banned_read.iter().copied());
     }
     let expected_seq = auction.state.seq;
+    // Decisions are taken at the millisecond the store keeps, so a replay
+    // of the stored log (`gavel verify`, voids) decides exactly the same.
     let now = Utc::now();
+    let now = chrono::DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
     let decided = batch::decide(
         auction_id,
         &mut auction,

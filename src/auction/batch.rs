@@ -16,7 +16,7 @@ use super::view::{error_body, rfc3339, stored_event};
 use crate::domain::chain;
 use crate::domain::{
     Auction, AuctionId, BidAccepted, BidOutcome, BidRejection, BidRequest, Change, CloseError,
-    Entry, UserId, VoidError,
+    ControlError, Entry, UserId, VoidError,
 };
 use crate::store::{NewAnswer, StoredAnswer, StoredEvent, StoredNote};
 
@@ -140,6 +140,14 @@ pub fn decide(
                             .map_err(void_error),
                         None => Err(AdminError::Unavailable),
                     },
+                    AdminAction::Pause => auction.pause(now).map_err(control_error),
+                    AdminAction::Resume => auction.resume(now).map_err(control_error),
+                    AdminAction::Extend { secs } => {
+                        auction.extend_by(*secs, now).map_err(control_error)
+                    }
+                    AdminAction::Withdraw { reason } => {
+                        auction.withdraw(reason, now).map_err(control_error)
+                    }
                     AdminAction::Bar { user } => {
                         if auction.state.status == crate::domain::AuctionStatus::Live {
                             auction.bar(*user).ok_or_else(|| {
@@ -182,6 +190,15 @@ pub fn decide(
         decided.answers.push(answer);
     }
     decided
+}
+
+fn control_error(error: ControlError) -> AdminError {
+    match error {
+        ControlError::AlreadyEnded => AdminError::AlreadyEnded,
+        ControlError::AlreadyPaused => AdminError::AlreadyPaused,
+        ControlError::NotPaused => AdminError::NotPaused,
+        ControlError::BadExtension => AdminError::NotVoidable(error.to_string()),
+    }
 }
 
 fn void_error(error: VoidError) -> AdminError {
@@ -349,7 +366,8 @@ pub fn rejection_status(rejection: &BidRejection) -> u16 {
         BidRejection::BelowMinimum { .. } | BidRejection::InvalidAmount(_) => 422,
         BidRejection::AuctionNotOpen
         | BidRejection::AlreadyLeading
-        | BidRejection::BuyNowUnavailable => 409,
+        | BidRejection::BuyNowUnavailable
+        | BidRejection::AuctionPaused => 409,
     }
 }
 

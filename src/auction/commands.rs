@@ -52,6 +52,14 @@ pub enum AdminAction {
     /// A ban that keeps the bidder's bids: their maximum stops bidding for
     /// them and they cannot win.
     Bar { user: UserId },
+    /// Stop taking bids until resumed.
+    Pause,
+    /// Take bids again; the end moves by the paused time.
+    Resume,
+    /// Move the end by `secs` seconds.
+    Extend { secs: i64 },
+    /// Close without a winner, with a public reason.
+    Withdraw { reason: String },
 }
 
 impl AdminAction {
@@ -62,6 +70,10 @@ impl AdminAction {
             Self::Cancel => "auction.cancel",
             Self::Void { .. } => "auction.void",
             Self::Bar { .. } => "auction.bar",
+            Self::Pause => "auction.pause",
+            Self::Resume => "auction.resume",
+            Self::Extend { .. } => "auction.extend",
+            Self::Withdraw { .. } => "auction.withdraw",
         }
     }
 }
@@ -80,6 +92,10 @@ pub enum AdminError {
     /// or is already barred).
     #[error("{0}")]
     NothingToDo(String),
+    #[error("the auction is already paused")]
+    AlreadyPaused,
+    #[error("the auction is not paused")]
+    NotPaused,
 }
 
 /// What a command carries into a batch (without its reply channel).

@@ -36,6 +36,10 @@ fn request_of(event: &StoredEvent, amount: Money, ceiling: Money) -> (Money, Opt
     }
 }
 
+fn parse_data(event: &StoredEvent) -> Result<serde_json::Value, LogError> {
+    serde_json::from_str(&event.data).map_err(|_| broken(event.seq, "unreadable event data"))
+}
+
 /// One event's entry, if it is a decision (not a consequence).
 fn event_entry(
     event: &StoredEvent,
@@ -73,11 +77,27 @@ fn event_entry(
             }
         }
         "closed" => {
+            let data = parse_data(event)?;
             let after_buy_now = previous.is_some_and(|p| {
                 p.name == "bid" && p.bid_kind.as_deref() == Some("buy_now") && p.seq + 1 == seq
             });
-            (!after_buy_now).then_some(Entry::Close { at: event.at })
+            if let Some(reason) = data["withdrawn"]["reason"].as_str() {
+                Some(Entry::Withdraw {
+                    reason: reason.to_string(),
+                    at: event.at,
+                })
+            } else {
+                (!after_buy_now).then_some(Entry::Close { at: event.at })
+            }
         }
+        "extended" => {
+            let data = parse_data(event)?;
+            data["extended_by_secs"]
+                .as_i64()
+                .map(|secs| Entry::Extend { secs, at: event.at })
+        }
+        "paused" => Some(Entry::Pause { at: event.at }),
+        "resumed" => Some(Entry::Resume { at: event.at }),
         "cancelled" => Some(Entry::Cancel { at: event.at }),
         "voided" => {
             let data: serde_json::Value = serde_json::from_str(&event.data)
@@ -104,7 +124,7 @@ fn event_entry(
                 at: event.at,
             })
         }
-        "extended" | "repriced" => None,
+        "repriced" => None,
         other => return Err(broken(seq, format!("unknown event kind {other:?}"))),
     };
     Ok(entry)

@@ -434,7 +434,10 @@ impl RequestHandler for Registry {
                     Ok(Ok(Ok(_))) => ForwardedReply::AdminDone,
                     Ok(Ok(Err(AdminError::AlreadyEnded))) => ForwardedReply::AdminRefused,
                     Ok(Ok(Err(
-                        error @ (AdminError::NotVoidable(_) | AdminError::NothingToDo(_)),
+                        error @ (AdminError::NotVoidable(_)
+                        | AdminError::NothingToDo(_)
+                        | AdminError::AlreadyPaused
+                        | AdminError::NotPaused),
                     ))) => ForwardedReply::AdminRejected { error },
                     _ => ForwardedReply::Unavailable,
                 }

@@ -403,6 +403,15 @@ mod tests {
         Bar {
             user: usize,
         },
+        Pause {
+            secs: i64,
+        },
+        Resume {
+            secs: i64,
+        },
+        Extend {
+            secs: i64,
+        },
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -412,6 +421,9 @@ mod tests {
             2 => (0..64usize).prop_map(|pick| Op::VoidBid { pick }),
             1 => (0..USERS.len()).prop_map(|user| Op::VoidUser { user }),
             1 => (0..USERS.len()).prop_map(|user| Op::Bar { user }),
+            1 => (0..100i64).prop_map(|secs| Op::Pause { secs }),
+            1 => (0..100i64).prop_map(|secs| Op::Resume { secs }),
+            1 => (1..200i64).prop_map(|secs| Op::Extend { secs }),
         ]
     }
 
@@ -494,6 +506,15 @@ mod tests {
                     banned.insert(USERS[*user]);
                     CommandPayload::Admin(AdminAction::Bar { user: USERS[*user] })
                 }
+                Op::Pause { secs } => {
+                    now += Duration::seconds(*secs);
+                    CommandPayload::Admin(AdminAction::Pause)
+                }
+                Op::Resume { secs } => {
+                    now += Duration::seconds(*secs);
+                    CommandPayload::Admin(AdminAction::Resume)
+                }
+                Op::Extend { secs } => CommandPayload::Admin(AdminAction::Extend { secs: *secs }),
             };
             let decided = decide(
                 AUCTION,

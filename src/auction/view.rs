@@ -57,6 +57,9 @@ pub struct Snapshot {
     pub server_time: String,
     /// The winner's alias once the auction closed with one.
     pub winner: Option<String>,
+    /// Whether an admin has paused the auction (bids are refused with
+    /// `auction_paused` until it resumes).
+    pub paused: bool,
     /// The hash of the auction's last event (docs/design.md, "The
     /// verifiable record"); null before the first event.
     pub head_hash: Option<String>,
@@ -85,6 +88,7 @@ impl Snapshot {
             seq: auction.state.seq,
             server_time: rfc3339(now),
             winner: auction.state.winner.map(alias),
+            paused: auction.is_paused(),
             head_hash: Some(record.head_hash.clone()).filter(|hash| !hash.is_empty()),
         }
     }
@@ -142,7 +146,18 @@ pub fn stored_event(auction_id: AuctionId, after: &Auction, event: &Event) -> St
             amount = Some(state.price);
             ceiling = Some(held.ceiling);
         }
-        EventKind::Extended { .. } | EventKind::Cancelled | EventKind::Repriced { .. } => {}
+        EventKind::ExtendedByAdmin { secs, .. } => {
+            data["extended_by_secs"] = json!(secs);
+        }
+        EventKind::Withdrawn { reason } => {
+            data["winner"] = Value::Null;
+            data["withdrawn"] = json!({ "reason": reason });
+        }
+        EventKind::Extended { .. }
+        | EventKind::Cancelled
+        | EventKind::Repriced { .. }
+        | EventKind::Paused
+        | EventKind::Resumed { .. } => {}
     }
     StoredEvent {
         seq: event.seq,

@@ -74,6 +74,10 @@ pub struct AuctionState {
     pub seq: i64,
     pub ends_at: DateTime<Utc>,
     pub winner: Option<UserId>,
+    /// Since when an admin has paused the auction (bids are refused with
+    /// `auction_paused`; resuming moves the end by the paused time).
+    #[serde(default)]
+    pub paused_at: Option<DateTime<Utc>>,
 }
 
 /// An auction's rules and state together: the unit the engine decides on.
@@ -131,6 +135,15 @@ pub enum EventKind {
     Closed { winner: Option<UserId> },
     /// An admin cancelled the auction.
     Cancelled,
+    /// An admin paused the auction: bids are refused until it resumes.
+    Paused,
+    /// An admin resumed it; the end moved by the paused time.
+    Resumed { ends_at: DateTime<Utc> },
+    /// An admin moved the end by `secs` seconds (an `extended` event).
+    ExtendedByAdmin { ends_at: DateTime<Utc>, secs: i64 },
+    /// An admin withdrew the auction: closed without a winner, with a
+    /// public reason (a `closed` event).
+    Withdrawn { reason: String },
     /// An admin voided bids (`seqs`, the bidders' own bids; `user` when all
     /// of one bidder's bids were voided, private). The [`EventKind::Repriced`]
     /// that follows carries the state replayed without them.
@@ -159,6 +172,10 @@ impl EventKind {
             Self::Cancelled => "cancelled",
             Self::Voided { .. } => "voided",
             Self::Repriced { .. } => "repriced",
+            Self::Paused => "paused",
+            Self::Resumed { .. } => "resumed",
+            Self::ExtendedByAdmin { .. } => "extended",
+            Self::Withdrawn { .. } => "closed",
         }
     }
 }
@@ -225,6 +242,8 @@ pub enum BidRejection {
     InvalidAmount(String),
     #[error("buy now is not available for this auction any more")]
     BuyNowUnavailable,
+    #[error("the auction is paused; bids are taken again when it resumes")]
+    AuctionPaused,
 }
 
 impl BidRejection {
@@ -236,8 +255,25 @@ impl BidRejection {
             Self::AlreadyLeading => "already_leading",
             Self::InvalidAmount(_) => "invalid_amount",
             Self::BuyNowUnavailable => "buy_now_unavailable",
+            Self::AuctionPaused => "auction_paused",
         }
     }
+}
+
+/// The longest an admin may extend an auction by at once (a week).
+pub const MAX_ADMIN_EXTENSION_SECS: i64 = 7 * 86_400;
+
+/// Why an admin's lot control (pause, resume, extend, withdraw) was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ControlError {
+    #[error("the auction has already ended")]
+    AlreadyEnded,
+    #[error("the auction is already paused")]
+    AlreadyPaused,
+    #[error("the auction is not paused")]
+    NotPaused,
+    #[error("an extension must be between 1 second and a week")]
+    BadExtension,
 }
 
 /// Why an auction could not be closed or cancelled.
@@ -263,6 +299,7 @@ impl Auction {
                 seq: 0,
                 ends_at,
                 winner: None,
+                paused_at: None,
             },
             initial_ends_at: ends_at,
             barred: BTreeSet::new(),
@@ -311,21 +348,95 @@ impl Auction {
         }
     }
 
-    /// Whether bids are taken at `now` (rule 1).
+    /// Whether bids are taken at `now` (rule 1; never while paused).
     pub fn is_open_at(&self, now: DateTime<Utc>) -> bool {
         self.state.status == AuctionStatus::Live
+            && self.state.paused_at.is_none()
             && self.rules.starts_at <= now
             && now < self.state.ends_at
     }
 
-    /// Whether the auction is live and its end time has passed.
+    /// Whether the auction is live, not paused, and its end time has passed.
     pub fn is_due_to_close(&self, now: DateTime<Utc>) -> bool {
-        self.state.status == AuctionStatus::Live && now >= self.state.ends_at
+        self.state.status == AuctionStatus::Live
+            && self.state.paused_at.is_none()
+            && now >= self.state.ends_at
+    }
+
+    /// Whether an admin has paused it.
+    pub fn is_paused(&self) -> bool {
+        self.state.paused_at.is_some()
+    }
+
+    /// Pauses a live auction that has not reached its end.
+    pub fn pause(&mut self, at: DateTime<Utc>) -> Result<Vec<Change>, ControlError> {
+        self.check_live()?;
+        if self.is_paused() {
+            return Err(ControlError::AlreadyPaused);
+        }
+        if at >= self.state.ends_at {
+            return Err(ControlError::AlreadyEnded);
+        }
+        Ok(self.admin_event(at, EventKind::Paused))
+    }
+
+    /// Resumes a paused auction: the end moves by the time it was paused.
+    pub fn resume(&mut self, at: DateTime<Utc>) -> Result<Vec<Change>, ControlError> {
+        self.check_live()?;
+        let Some(since) = self.state.paused_at else {
+            return Err(ControlError::NotPaused);
+        };
+        let paused_for = (at - since).max(Duration::zero());
+        let ends_at = self.state.ends_at + paused_for;
+        Ok(self.admin_event(at, EventKind::Resumed { ends_at }))
+    }
+
+    /// Moves a live auction's end by `secs` seconds (1 to a week).
+    pub fn extend_by(&mut self, secs: i64, at: DateTime<Utc>) -> Result<Vec<Change>, ControlError> {
+        self.check_live()?;
+        if !(1..=MAX_ADMIN_EXTENSION_SECS).contains(&secs) {
+            return Err(ControlError::BadExtension);
+        }
+        let ends_at = self.state.ends_at.max(at) + Duration::seconds(secs);
+        Ok(self.admin_event(at, EventKind::ExtendedByAdmin { ends_at, secs }))
+    }
+
+    /// Withdraws a live auction: closed, nobody wins, with a public reason.
+    pub fn withdraw(
+        &mut self,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Change>, ControlError> {
+        self.check_live()?;
+        let reason = reason.to_string();
+        Ok(self.admin_event(at, EventKind::Withdrawn { reason }))
+    }
+
+    fn check_live(&self) -> Result<(), ControlError> {
+        if self.state.status == AuctionStatus::Live {
+            Ok(())
+        } else {
+            Err(ControlError::AlreadyEnded)
+        }
+    }
+
+    fn admin_event(&mut self, at: DateTime<Utc>, kind: EventKind) -> Vec<Change> {
+        let mut changes = Vec::new();
+        let event = Event {
+            seq: self.state.seq + 1,
+            at,
+            kind,
+        };
+        self.commit(&mut changes, Change::Public(event));
+        changes
     }
 
     /// Decides a bid (rules 1–8). On acceptance the state has moved on.
     pub fn place_bid(&mut self, bid: BidRequest) -> Result<BidAccepted, BidRejection> {
         check_bid_amounts(bid.amount, bid.max_amount)?;
+        if self.is_paused() && self.state.status == AuctionStatus::Live {
+            return Err(BidRejection::AuctionPaused);
+        }
         if !self.is_open_at(bid.at) {
             return Err(BidRejection::AuctionNotOpen);
         }
@@ -459,6 +570,9 @@ impl Auction {
         buyer: UserId,
         at: DateTime<Utc>,
     ) -> Result<BidAccepted, BidRejection> {
+        if self.is_paused() && self.state.status == AuctionStatus::Live {
+            return Err(BidRejection::AuctionPaused);
+        }
         if !self.is_open_at(at) {
             return Err(BidRejection::AuctionNotOpen);
         }
@@ -513,7 +627,7 @@ impl Auction {
         if self.state.status != AuctionStatus::Live {
             return Err(CloseError::AlreadyEnded);
         }
-        if !force && at < self.state.ends_at {
+        if !force && (at < self.state.ends_at || self.is_paused()) {
             return Err(CloseError::NotDue);
         }
         // A barred leader never wins (docs/bidding.md, Voids and bans).
@@ -591,12 +705,24 @@ impl Auction {
                     EventKind::Closed { winner } => {
                         state.status = AuctionStatus::Closed;
                         state.winner = *winner;
+                        state.paused_at = None;
                     }
                     EventKind::Cancelled => {
                         state.status = AuctionStatus::Cancelled;
                         state.winner = None;
                     }
                     EventKind::Voided { .. } => {}
+                    EventKind::Paused => state.paused_at = Some(event.at),
+                    EventKind::Resumed { ends_at } => {
+                        state.paused_at = None;
+                        state.ends_at = *ends_at;
+                    }
+                    EventKind::ExtendedByAdmin { ends_at, .. } => state.ends_at = *ends_at,
+                    EventKind::Withdrawn { .. } => {
+                        state.status = AuctionStatus::Closed;
+                        state.winner = None;
+                        state.paused_at = None;
+                    }
                     EventKind::Repriced {
                         price,
                         leader,

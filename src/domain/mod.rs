@@ -16,7 +16,8 @@ pub mod text;
 
 pub use engine::{
     Auction, AuctionRules, AuctionState, AuctionStatus, BidAccepted, BidKind, BidOutcome,
-    BidRejection, BidRequest, Change, CloseError, Event, EventKind, Leader, PublicStatus,
+    BidRejection, BidRequest, Change, CloseError, ControlError, Event, EventKind, Leader,
+    PublicStatus, MAX_ADMIN_EXTENSION_SECS,
 };
 pub use increments::IncrementTable;
 pub use money::{Money, MAX_AMOUNT};

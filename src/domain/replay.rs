@@ -50,6 +50,14 @@ pub enum Entry {
     Close { at: DateTime<Utc> },
     /// An admin cancelled the auction.
     Cancel { at: DateTime<Utc> },
+    /// An admin paused the auction.
+    Pause { at: DateTime<Utc> },
+    /// An admin resumed it.
+    Resume { at: DateTime<Utc> },
+    /// An admin moved its end by `secs` seconds.
+    Extend { secs: i64, at: DateTime<Utc> },
+    /// An admin withdrew it, with a public reason.
+    Withdraw { reason: String, at: DateTime<Utc> },
     /// A void recorded at event `seq`: the bids at `seqs` are left out, and
     /// with `user` also every ceiling raise of theirs logged before it.
     Void {
@@ -192,6 +200,16 @@ impl Auction {
                 Ok(changes) => Decision::Changes(changes),
                 Err(_) => Decision::Refused,
             },
+            Entry::Pause { at } => self.pause(*at).map_or(Decision::Refused, Decision::Changes),
+            Entry::Resume { at } => self
+                .resume(*at)
+                .map_or(Decision::Refused, Decision::Changes),
+            Entry::Extend { secs, at } => self
+                .extend_by(*secs, *at)
+                .map_or(Decision::Refused, Decision::Changes),
+            Entry::Withdraw { reason, at } => self
+                .withdraw(reason, *at)
+                .map_or(Decision::Refused, Decision::Changes),
             Entry::Void { .. } => Decision::Refused,
         }
     }

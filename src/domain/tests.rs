@@ -167,8 +167,13 @@ fn seen(changes: &[Change]) -> Vec<Seen> {
                 EventKind::Extended { ends_at } => Seen::Extended(*seq, secs_of(*ends_at)),
                 EventKind::Closed { winner } => Seen::Closed(*seq, *winner),
                 EventKind::Cancelled => Seen::Cancelled(*seq),
-                EventKind::Voided { .. } | EventKind::Repriced { .. } => {
-                    panic!("the bidding rules never void")
+                EventKind::Voided { .. }
+                | EventKind::Repriced { .. }
+                | EventKind::Paused
+                | EventKind::Resumed { .. }
+                | EventKind::ExtendedByAdmin { .. }
+                | EventKind::Withdrawn { .. } => {
+                    panic!("the bidding rules never make admin events")
                 }
             },
             Change::Barred { .. } => panic!("the bidding rules never bar"),
@@ -2232,4 +2237,46 @@ fn a_barred_leaders_maximum_stops_bidding_and_they_cannot_win() {
     alone.bar(ALICE).expect("barred");
     let changes = alone.close(at(END), false).expect("close");
     assert_eq!(seen(&changes), vec![closed(2, None)]);
+}
+
+#[test]
+fn a_paused_auction_refuses_bids_and_resuming_moves_the_end_by_the_pause() {
+    let mut auction = AuctionBuilder::new().build();
+    place(&mut auction, ALICE, 100, None, 10);
+    let changes = auction.pause(at(100)).expect("paused");
+    assert_eq!(public_events(&changes).count(), 1);
+    assert_eq!(
+        auction.place_bid(bid(BOB, 200, None, 110)),
+        Err(BidRejection::AuctionPaused)
+    );
+    assert_eq!(
+        auction.buy_now(BOB, at(110)),
+        Err(BidRejection::AuctionPaused)
+    );
+    assert_eq!(
+        auction.pause(at(120)),
+        Err(super::ControlError::AlreadyPaused)
+    );
+    // Paused past the end: it does not close by itself.
+    assert_eq!(auction.close(at(END + 10), false), Err(CloseError::NotDue));
+    assert!(!auction.is_due_to_close(at(END + 10)));
+    auction.resume(at(700)).expect("resumed");
+    assert_eq!(auction.state.ends_at, at(END + 600));
+    assert_eq!(auction.resume(at(701)), Err(super::ControlError::NotPaused));
+    place(&mut auction, BOB, 200, None, 710);
+    auction.extend_by(60, at(720)).expect("extended");
+    assert_eq!(auction.state.ends_at, at(END + 660));
+    assert_eq!(
+        auction.extend_by(0, at(720)),
+        Err(super::ControlError::BadExtension)
+    );
+    auction
+        .withdraw("damaged in transit", at(730))
+        .expect("withdrawn");
+    assert_eq!(auction.state.status, AuctionStatus::Closed);
+    assert_eq!(auction.state.winner, None);
+    assert_eq!(
+        auction.pause(at(740)),
+        Err(super::ControlError::AlreadyEnded)
+    );
 }

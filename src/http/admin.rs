@@ -616,6 +616,102 @@ pub async fn void_bids(
     Ok((record, voided))
 }
 
+/// The body of `POST /api/v1/admin/auctions/{id}/extend`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtendBody {
+    pub secs: i64,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// The body of `POST /api/v1/admin/auctions/{id}/withdraw`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawBody {
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// Pauses, resumes, extends or withdraws an auction through its actor and
+/// audits it with `details` (shared with the pages).
+pub async fn lot_control(
+    state: &AppState,
+    admin: &User,
+    id: &str,
+    action: AdminAction,
+    details: Value,
+) -> Result<AuctionRecord, ApiError> {
+    let id = parse_id(id, "auction")?;
+    if let AdminAction::Extend { secs } = action {
+        if !(1..=crate::domain::MAX_ADMIN_EXTENSION_SECS).contains(&secs) {
+            return Err(ApiError::invalid_field(
+                "secs",
+                format!(
+                    "must be between 1 and {}",
+                    crate::domain::MAX_ADMIN_EXTENSION_SECS
+                ),
+            ));
+        }
+    }
+    let name = action.audit_name();
+    let record = state.registry.admin(id, action).await?;
+    tracing::info!(auction.id = %id, admin.id = %admin.id, action = name, "lot control");
+    let mut details = details;
+    details["title"] = json!(record.title);
+    audit(state, admin, name, id.to_string(), details).await;
+    Ok(record)
+}
+
+/// `POST /api/v1/admin/auctions/{id}/pause`
+pub async fn pause(
+    state: web::Data<AppState>,
+    admin: AdminUser,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let record = lot_control(&state, &admin.0, &id, AdminAction::Pause, json!({})).await?;
+    Ok(HttpResponse::Ok().json(admin_snapshot(&record)))
+}
+
+/// `POST /api/v1/admin/auctions/{id}/resume`
+pub async fn resume(
+    state: web::Data<AppState>,
+    admin: AdminUser,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let record = lot_control(&state, &admin.0, &id, AdminAction::Resume, json!({})).await?;
+    Ok(HttpResponse::Ok().json(admin_snapshot(&record)))
+}
+
+/// `POST /api/v1/admin/auctions/{id}/extend`
+pub async fn extend(
+    state: web::Data<AppState>,
+    admin: AdminUser,
+    id: web::Path<String>,
+    body: web::Json<ExtendBody>,
+) -> ApiResult<HttpResponse> {
+    let reason = body.reason.as_deref().map(check_reason).transpose()?;
+    let action = AdminAction::Extend { secs: body.secs };
+    let details = json!({ "secs": body.secs, "reason": reason });
+    let record = lot_control(&state, &admin.0, &id, action, details).await?;
+    Ok(HttpResponse::Ok().json(admin_snapshot(&record)))
+}
+
+/// `POST /api/v1/admin/auctions/{id}/withdraw`
+pub async fn withdraw(
+    state: web::Data<AppState>,
+    admin: AdminUser,
+    id: web::Path<String>,
+    body: web::Json<WithdrawBody>,
+) -> ApiResult<HttpResponse> {
+    let reason = check_reason(&body.reason)?;
+    let action = AdminAction::Withdraw {
+        reason: reason.clone(),
+    };
+    let record = lot_control(&state, &admin.0, &id, action, json!({ "reason": reason })).await?;
+    Ok(HttpResponse::Ok().json(admin_snapshot(&record)))
+}
+
 /// `POST /api/v1/admin/auctions/{id}/void`
 pub async fn void(
     state: web::Data<AppState>,

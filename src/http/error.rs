@@ -265,6 +265,16 @@ impl From<AdminSubmitError> for ApiError {
             AdminSubmitError::Refused(AdminError::NothingToDo(message)) => {
                 Self::new(StatusCode::CONFLICT, "nothing_to_void", message)
             }
+            AdminSubmitError::Refused(AdminError::AlreadyPaused) => Self::new(
+                StatusCode::CONFLICT,
+                "auction_paused",
+                "the auction is already paused",
+            ),
+            AdminSubmitError::Refused(AdminError::NotPaused) => Self::new(
+                StatusCode::CONFLICT,
+                "not_paused",
+                "the auction is not paused",
+            ),
         }
     }
 }

@@ -111,6 +111,10 @@ programs (docs/api.md lists them).",
         admin_cancel_auction,
         admin_close_auction,
         admin_void_bids,
+        admin_pause_auction,
+        admin_resume_auction,
+        admin_extend_auction,
+        admin_withdraw_auction,
         admin_list_users,
         admin_ban_user,
         admin_unban_user,
@@ -232,6 +236,10 @@ pub enum ErrorCode {
     CannotBanSelf,
     /// 409: a void by `user_id` of a bidder with no bids left to void there.
     NothingToVoid,
+    /// 409: the auction is paused by an admin (bids, buy-now, a second pause).
+    AuctionPaused,
+    /// 409: resuming an auction that is not paused.
+    NotPaused,
     /// 422: a void naming a seq that is not a bidder's own bid on that auction.
     NotVoidable,
     /// 413: a request body over 64 KiB.
@@ -341,6 +349,21 @@ pub struct VoidedAuction {
     #[serde(flatten)]
     pub auction: AdminSnapshot,
     pub voided_seqs: Vec<i64>,
+}
+
+/// How far to move an auction's end (1 to 604,800 seconds; from now when
+/// the end has passed), and why (kept in the audit log only).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExtendRequest {
+    pub secs: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Why a lot is withdrawn (public, 1 to 500 characters).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WithdrawRequest {
+    pub reason: String,
 }
 
 /// The optional body of a ban: why (at most 500 characters), and whether
@@ -710,6 +733,76 @@ pub fn admin_close_auction() {}
         (status = 503, description = "`unavailable`", body = ErrorBody),
     ))]
 pub fn admin_void_bids() {}
+
+/// Pause an auction
+///
+/// Stops taking bids (they are refused with `auction_paused`) and holds the close until resumed.
+#[utoipa::path(post, path = "/api/v1/admin/auctions/{id}/pause", tag = "admin", operation_id = "admin_pause_auction",
+    params(("id" = uuid::Uuid, Path, description = "The auction's id")),
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The auction afterwards", body = AdminSnapshot),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 403, description = "`forbidden`", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`auction_paused`, `auction_ended`", body = ErrorBody),
+        (status = 503, description = "`unavailable`", body = ErrorBody),
+    ))]
+pub fn admin_pause_auction() {}
+
+/// Resume a paused auction
+///
+/// Takes bids again; the end moves by the paused time.
+#[utoipa::path(post, path = "/api/v1/admin/auctions/{id}/resume", tag = "admin", operation_id = "admin_resume_auction",
+    params(("id" = uuid::Uuid, Path, description = "The auction's id")),
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The auction afterwards", body = AdminSnapshot),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 403, description = "`forbidden`", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`not_paused`, `auction_ended`", body = ErrorBody),
+        (status = 503, description = "`unavailable`", body = ErrorBody),
+    ))]
+pub fn admin_resume_auction() {}
+
+/// Extend an auction
+///
+/// Moves the end by `secs` (from now when the end has passed).
+#[utoipa::path(post, path = "/api/v1/admin/auctions/{id}/extend", tag = "admin", operation_id = "admin_extend_auction",
+    params(("id" = uuid::Uuid, Path, description = "The auction's id")),
+    request_body(content = ExtendRequest, content_type = "application/json"),
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The auction afterwards", body = AdminSnapshot),
+        (status = 400, description = "`bad_request`", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 403, description = "`forbidden`", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`auction_ended`", body = ErrorBody),
+        (status = 422, description = "`validation_failed`", body = ErrorBody),
+        (status = 503, description = "`unavailable`", body = ErrorBody),
+    ))]
+pub fn admin_extend_auction() {}
+
+/// Withdraw an auction
+///
+/// Closes it now without a winner, with a public reason.
+#[utoipa::path(post, path = "/api/v1/admin/auctions/{id}/withdraw", tag = "admin", operation_id = "admin_withdraw_auction",
+    params(("id" = uuid::Uuid, Path, description = "The auction's id")),
+    request_body(content = WithdrawRequest, content_type = "application/json"),
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The auction afterwards", body = AdminSnapshot),
+        (status = 400, description = "`bad_request`", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 403, description = "`forbidden`", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`auction_ended`", body = ErrorBody),
+        (status = 422, description = "`validation_failed`", body = ErrorBody),
+        (status = 503, description = "`unavailable`", body = ErrorBody),
+    ))]
+pub fn admin_withdraw_auction() {}
 
 /// List users
 #[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin", operation_id = "admin_list_users",

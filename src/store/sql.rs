@@ -219,6 +219,10 @@ pub async fn connect_seeded(url: &str, alias_key_seed: Option<&str>) -> anyhow::
             "another database's alias key is in use in this process; aliases follow that one"
         );
     }
+    store
+        .fill_initial_ends()
+        .await
+        .context("finding the original end of auctions extended before migration 0003")?;
     let filled = store
         .fill_missing_hashes()
         .await
@@ -235,6 +239,46 @@ pub async fn connect_seeded(url: &str, alias_key_seed: Option<&str>) -> anyhow::
 impl SqlStore {
     pub fn dialect(&self) -> Dialect {
         self.dialect
+    }
+
+    /// Fills in `initial_ends_at` of auctions extended before migration
+    /// 0003: the `ends_at` in the data of the event before their first
+    /// extension (the end in force until then). Idempotent.
+    pub async fn fill_initial_ends(&self) -> StoreResult<usize> {
+        let rows = sqlx::query("SELECT id, ends_at FROM auctions WHERE initial_ends_at IS NULL")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+        for row in &rows {
+            let auction: String = get(row, "id")?;
+            let id = parse_id(&auction)?;
+            let (events, _) = self.auction_log(id).await?;
+            let first_extension = events.iter().position(|event| event.name == "extended");
+            let original = match first_extension {
+                Some(index) if index > 0 => {
+                    let data: serde_json::Value = serde_json::from_str(&events[index - 1].data)
+                        .map_err(|e| StoreError::Corrupt(format!("auction {id}: {e}")))?;
+                    data["ends_at"]
+                        .as_str()
+                        .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
+                        .map(|time| time.timestamp_millis())
+                        .ok_or_else(|| {
+                            StoreError::Corrupt(format!(
+                                "auction {id}: no ends_at before seq {}",
+                                index + 1
+                            ))
+                        })?
+                }
+                _ => get::<i64>(row, "ends_at")?,
+            };
+            sqlx::query("UPDATE auctions SET initial_ends_at = $1 WHERE id = $2 AND initial_ends_at IS NULL")
+                .bind(original)
+                .bind(&auction)
+                .execute(&self.pool)
+                .await
+                .map_err(db_error)?;
+        }
+        Ok(rows.len())
     }
 
     /// Links events stored before the hash chain existed (migration 0003)
@@ -306,10 +350,10 @@ impl SqlStore {
         let mut sql = String::from(
             "WITH moved AS (UPDATE auctions SET status = $1, price = $2, leader_id = $3, \
              leader_ceiling = $4, bid_count = $5, seq = $6, ends_at = $7, winner_id = $8, \
-             epoch = $9, updated_at = $10, barred = $13, head_hash = $14 \
+             epoch = $9, updated_at = $10, barred = $13, head_hash = $14, paused_at = $15 \
              WHERE id = $11 AND seq = $12 AND epoch <= $9 RETURNING id)",
         );
-        let mut next = 15;
+        let mut next = 16;
         if !batch.events.is_empty() {
             sql.push_str(&format!(
                 ", new_events AS (INSERT INTO auction_events ({EVENT_INSERT_COLUMNS}) \
@@ -428,7 +472,7 @@ fn parse_barred(text: &str) -> StoreResult<std::collections::BTreeSet<UserId>> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("barred: {e}")))
 }
 
-/// Binds `$1..=$14` of the fenced auction-row UPDATE of a batch.
+/// Binds `$1..=$15` of the fenced auction-row UPDATE of a batch.
 fn bind_row_update<'q>(
     query: AnyQuery<'q>,
     batch: &'q CommitBatch,
@@ -451,6 +495,7 @@ fn bind_row_update<'q>(
         .bind(batch.expected_seq)
         .bind(barred)
         .bind(batch.head_hash.as_str())
+        .bind(state.paused_at.map(ms))
 }
 
 /// Binds one `auction_events` row (12 values).
@@ -519,7 +564,7 @@ fn user_from_row(row: &AnyRow) -> StoreResult<User> {
 const AUCTION_COLUMNS: &str = "id, title, description, currency, starting_price, reserve_price, \
      buy_now_price, starts_at, ends_at, extend_window_secs, increments, status, price, leader_id, \
      leader_ceiling, bid_count, seq, winner_id, epoch, created_by, created_at, initial_ends_at, \
-     barred, head_hash";
+     barred, head_hash, paused_at";
 
 fn status_text(status: AuctionStatus) -> &'static str {
     match status {
@@ -563,6 +608,9 @@ fn auction_from_row(row: &AnyRow) -> StoreResult<AuctionRecord> {
         seq: get(row, "seq")?,
         ends_at: from_ms(get(row, "ends_at")?)?,
         winner: parse_opt_id(get(row, "winner_id")?)?,
+        paused_at: get::<Option<i64>>(row, "paused_at")?
+            .map(from_ms)
+            .transpose()?,
     };
     let initial_ends_at = match get::<Option<i64>>(row, "initial_ends_at")? {
         Some(millis) => from_ms(millis)?,
@@ -780,7 +828,7 @@ impl Store for SqlStore {
             .map_err(|e| StoreError::Corrupt(format!("increment table: {e}")))?;
         sqlx::query(&format!(
             "INSERT INTO auctions ({AUCTION_COLUMNS}, updated_at) VALUES ({})",
-            placeholders(1, 25)
+            placeholders(1, 26)
         ))
         .bind(record.id.to_string())
         .bind(&record.title)
@@ -808,6 +856,7 @@ impl Store for SqlStore {
             &auction.barred.iter().copied().collect::<Vec<_>>(),
         ))
         .bind(record.head_hash.as_str())
+        .bind(auction.state.paused_at.map(ms))
         .bind(ms(record.created_at))
         .execute(&self.pool)
         .await
@@ -1063,7 +1112,7 @@ impl Store for SqlStore {
     }
 
     async fn commit_batch(&self, batch: &CommitBatch) -> StoreResult<()> {
-        let params = 14 + batch.events.len() * EVENT_TYPES.len() + batch.answers.len() * 6;
+        let params = 15 + batch.events.len() * EVENT_TYPES.len() + batch.answers.len() * 6;
         // Notes are rare (ceiling raises, bars): such a batch takes the
         // transaction below.
         if self.dialect == Dialect::Postgres
@@ -1088,7 +1137,8 @@ impl Store for SqlStore {
         let update = sqlx::query(
             "UPDATE auctions SET status = $1, price = $2, leader_id = $3, leader_ceiling = $4, \
              bid_count = $5, seq = $6, ends_at = $7, winner_id = $8, epoch = $9, updated_at = $10, \
-             barred = $13, head_hash = $14 WHERE id = $11 AND seq = $12 AND epoch <= $9",
+             barred = $13, head_hash = $14, paused_at = $15 \
+             WHERE id = $11 AND seq = $12 AND epoch <= $9",
         );
         let barred = barred_text(&batch.barred);
         let moved = bind_row_update(update, batch, &auction_id, &barred)

@@ -383,7 +383,7 @@ macro_rules! on_both_backends {
 pub const BIDDER_PASSWORD: &str = "password-123";
 
 /// The keys of docs/api.md's public Snapshot, exactly.
-pub const SNAPSHOT_KEYS: [&str; 19] = [
+pub const SNAPSHOT_KEYS: [&str; 20] = [
     "id",
     "title",
     "description",
@@ -402,6 +402,7 @@ pub const SNAPSHOT_KEYS: [&str; 19] = [
     "seq",
     "server_time",
     "winner",
+    "paused",
     "head_hash",
 ];
 

@@ -412,9 +412,135 @@ async fn the_admin_lot_page_voids_a_bid_after_a_confirmation(app: TestApp) {
     assert_eq!(after["leader"], json!(alias(&auction, &bidders[1].id)));
     let lot = pages.get(&format!("/admin/auctions/{auction}")).await;
     assert!(lot.body.contains(">voided<"), "{}", lot.body);
+    assert!(lot.body.contains("Record verified"), "{}", lot.body);
+    let head = app.snapshot(&auction).await["head_hash"].clone();
+    assert!(
+        lot.body.contains(head.as_str().expect("a head hash")),
+        "{}",
+        lot.body
+    );
+}
+
+async fn pause_resume_extend_and_withdraw_are_decided_audited_and_verifiable(app: TestApp) {
+    use crate::helpers::{parse_utc, ADMIN_PASSWORD, ADMIN_USER};
+    use crate::security_inputs::Pages;
+    let admin = app.admin_token().await;
+    let auction = app.auction_id_as(&admin, AuctionBuilder::new()).await;
+    let bidders = app.bidders("paused", 2).await;
+    let (status, body) = app
+        .bid(&bidders[0].token, &auction, "a1", 1_000, Some(2_000))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let before = app.snapshot(&auction).await;
+    assert_eq!(before["paused"], false);
+    let path = |action: &str| format!("/api/v1/admin/auctions/{auction}/{action}");
+
+    let (status, paused) = app.post_empty_as(&admin, &path("pause")).await;
+    assert_eq!(status, StatusCode::OK, "{paused}");
+    assert_eq!(paused["paused"], true);
+    let (status, body) = app
+        .bid(&bidders[1].token, &auction, "b1", 5_000, None)
+        .await;
+    assert_error(status, &body, 409, "auction_paused");
+    let (status, body) = app.post_empty_as(&admin, &path("pause")).await;
+    assert_error(status, &body, 409, "auction_paused");
+    tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
+    let (status, resumed) = app.post_empty_as(&admin, &path("resume")).await;
+    assert_eq!(status, StatusCode::OK, "{resumed}");
+    assert_eq!(resumed["paused"], false);
+    let moved = parse_utc(&resumed["ends_at"]) - parse_utc(&before["ends_at"]);
+    assert!(moved >= chrono::Duration::milliseconds(1_200), "{moved}");
+    let (status, body) = app.post_empty_as(&admin, &path("resume")).await;
+    assert_error(status, &body, 409, "not_paused");
+    let (status, body) = app
+        .bid(&bidders[1].token, &auction, "b2", 5_000, None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let (status, body) = app
+        .post_as(&admin, &path("extend"), &json!({"secs": 0}))
+        .await;
+    assert_error(status, &body, 422, "validation_failed");
+    let (status, extended) = app
+        .post_as(
+            &admin,
+            &path("extend"),
+            &json!({"secs": 600, "reason": "late phone bids"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{extended}");
+    assert_eq!(
+        parse_utc(&extended["ends_at"]) - parse_utc(&resumed["ends_at"]),
+        chrono::Duration::seconds(600)
+    );
+
+    // The admin page pauses too (and shows the resume button then).
+    let mut pages = Pages::new(&app);
+    pages.log_in(ADMIN_USER, ADMIN_PASSWORD, "/admin").await;
+    let lot_path = format!("/admin/auctions/{auction}");
+    let csrf = pages.csrf(&lot_path).await;
+    let done = pages
+        .post(
+            &format!("{lot_path}/control"),
+            &[("csrf", &csrf), ("action", "pause")],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let lot = pages.get(&lot_path).await;
+    assert!(lot.body.contains("resume-button"), "{}", lot.body);
+    assert_eq!(app.snapshot(&auction).await["paused"], true);
+
+    let (status, body) = app.post_as(&admin, &path("withdraw"), &json!({})).await;
+    assert_error(status, &body, 422, "validation_failed");
+    let (status, withdrawn) = app
+        .post_as(
+            &admin,
+            &path("withdraw"),
+            &json!({"reason": "consignor withdrew the lot"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{withdrawn}");
+    assert_eq!(withdrawn["status"], "closed");
+    assert_eq!(withdrawn["winner"], Value::Null);
+    assert_eq!(withdrawn["paused"], false);
+    let (status, body) = app.post_empty_as(&admin, &path("pause")).await;
+    assert_error(status, &body, 409, "auction_ended");
+    let reason = app
+        .db_i64(&format!(
+            "SELECT COUNT(*) FROM auction_events WHERE auction_id = '{auction}' \
+             AND kind = 'closed' AND data LIKE '%consignor withdrew the lot%'"
+        ))
+        .await;
+    assert_eq!(reason, 1);
+
+    let (_, audit) = app.get_as(&admin, "/api/v1/admin/audit").await;
+    for action in [
+        "auction.pause",
+        "auction.resume",
+        "auction.extend",
+        "auction.withdraw",
+    ] {
+        assert!(
+            audit["entries"]
+                .as_array()
+                .expect("entries")
+                .iter()
+                .any(|entry| entry["action"] == action && entry["target"] == json!(auction)),
+            "{action}: {audit}"
+        );
+    }
+
+    // The whole record replays.
+    let db = app.stop().await;
+    let store = gavel::store::connect(&db.url).await.expect("connect");
+    let report = gavel::auction::verify::verify(&store, None, |_, _| {})
+        .await
+        .expect("verify");
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
 }
 
 crate::on_both_backends!(
+    pause_resume_extend_and_withdraw_are_decided_audited_and_verifiable,
     a_void_replays_the_log_without_the_voided_bid,
     the_admin_lot_page_voids_a_bid_after_a_confirmation,
     a_banned_leader_with_a_high_maximum_loses_everything,

@@ -171,6 +171,164 @@ async fn events_stored_before_the_chain_are_hashed_at_start(app: TestApp) {
     assert!(ok, "{out}");
 }
 
+/// A database written before migration 0003 (no hashes, no requests, no
+/// notes, no original end): an auction whose first bid extended it and
+/// whose leader then raised their maximum privately.
+async fn migrates_forward(backend: crate::helpers::Backend) {
+    use gavel::domain::{Auction, AuctionRules, BidRequest, Change, IncrementTable};
+    use gavel::store::Store as _;
+    let Some(db) = TestDatabase::new(backend).await else {
+        return;
+    };
+    let dir = crate::helpers::TempDir::new("gavel-0001");
+    let folder = match backend {
+        crate::helpers::Backend::Sqlite => "sqlite",
+        crate::helpers::Backend::Postgres => "postgres",
+    };
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(folder)
+        .join("0001_initial.sql");
+    std::fs::copy(&source, dir.0.join("0001_initial.sql")).expect("copy 0001");
+    let url = if backend == crate::helpers::Backend::Sqlite {
+        format!("{}?mode=rwc", db.url)
+    } else {
+        db.url.clone()
+    };
+    {
+        use sqlx::Connection as _;
+        sqlx::any::install_default_drivers();
+        let mut conn = sqlx::AnyConnection::connect(&url).await.expect("connect");
+        sqlx::migrate::Migrator::new(dir.0.as_path())
+            .await
+            .expect("a migrator")
+            .run(&mut conn)
+            .await
+            .expect("0001 only");
+    }
+
+    let ms = |t: chrono::DateTime<chrono::Utc>| t.timestamp_millis();
+    let now = chrono::DateTime::from_timestamp_millis(ms(chrono::Utc::now())).expect("a time");
+    let starts = now - chrono::Duration::hours(1);
+    let ends = now + chrono::Duration::seconds(60);
+    let rules = AuctionRules {
+        starting_price: 1_000,
+        reserve_price: None,
+        buy_now_price: None,
+        starts_at: starts,
+        extend_window_secs: 120,
+        increments: IncrementTable::standard(),
+    };
+    let auction_id = uuid::Uuid::now_v7();
+    let (leader, admin) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    let mut auction = Auction::new(rules, ends);
+    let before = auction.clone();
+    let first = auction
+        .place_bid(BidRequest {
+            bidder: leader,
+            amount: 1_000,
+            max_amount: Some(3_000),
+            at: now,
+        })
+        .expect("a first bid, which extends");
+    let mut rows = Vec::new();
+    let mut replay = before;
+    for change in &first.changes {
+        replay.apply(change);
+        if let Change::Public(event) = change {
+            rows.push(gavel::auction::view::stored_event(
+                auction_id, &replay, event,
+            ));
+        }
+    }
+    assert_eq!(rows.len(), 2, "a bid and an extension");
+    auction
+        .place_bid(BidRequest {
+            bidder: leader,
+            amount: 1_000,
+            max_amount: Some(5_000),
+            at: now,
+        })
+        .expect("a private raise");
+    let state = &auction.state;
+    let statements = vec![
+        format!(
+            "INSERT INTO users (id, username, password_hash, role, banned, created_at) VALUES \
+             ('{leader}', 'old-leader', 'x', 'bidder', 0, {t}), ('{admin}', 'old-admin', 'x', 'admin', 0, {t})",
+            t = ms(starts)
+        ),
+        format!(
+            "INSERT INTO auctions (id, title, description, currency, starting_price, starts_at, ends_at, \
+             extend_window_secs, increments, status, price, leader_id, leader_ceiling, bid_count, seq, \
+             epoch, created_by, created_at, updated_at) VALUES ('{auction_id}', 'Old lot', '', 'EUR', 1000, \
+             {starts}, {ends}, 120, '{increments}', 'live', {price}, '{leader}', 5000, 1, 2, 0, '{admin}', {starts}, {t})",
+            starts = ms(starts),
+            ends = ms(state.ends_at),
+            increments = serde_json::to_string(&auction.rules.increments).expect("JSON"),
+            price = state.price,
+            t = ms(now),
+        ),
+    ];
+    let mut conn = db_connection(&db).await;
+    for statement in statements {
+        sqlx::query(&statement)
+            .execute(&mut conn)
+            .await
+            .expect("old rows");
+    }
+    for row in &rows {
+        sqlx::query(
+            "INSERT INTO auction_events (auction_id, seq, kind, at, bidder_id, amount, bid_kind, ceiling, data) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(auction_id.to_string())
+        .bind(row.seq)
+        .bind(row.name.as_str())
+        .bind(ms(row.at))
+        .bind(row.bidder.map(|b| b.to_string()))
+        .bind(row.amount)
+        .bind(row.bid_kind.as_deref())
+        .bind(row.ceiling)
+        .bind(row.data.as_str())
+        .execute(&mut conn)
+        .await
+        .expect("an old event");
+    }
+    drop(conn);
+
+    // Opening the store migrates forward: nothing is lost.
+    let store = gavel::store::connect(&db.url).await.expect("migrated");
+    let record = store
+        .auction(auction_id)
+        .await
+        .expect("read")
+        .expect("the auction");
+    assert_eq!(record.auction.state.leader.map(|l| l.ceiling), Some(5_000));
+    assert_eq!(
+        record.auction.initial_ends_at, ends,
+        "the original end, from the data"
+    );
+    assert_eq!(record.head_hash.len(), 64);
+    let (events, notes) = store.auction_log(auction_id).await.expect("the log");
+    assert!(events.iter().all(|event| event.hash.is_some()));
+    assert_eq!(notes.len(), 1, "the private raise became a note");
+    assert_eq!(notes[0].max_amount, Some(5_000));
+    let report = gavel::auction::verify::verify(&store, Some(auction_id), |_, _| {})
+        .await
+        .expect("verify");
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+}
+
+#[actix_web::test]
+async fn a_sqlite_database_from_before_0003_migrates_forward_and_verifies() {
+    migrates_forward(crate::helpers::Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn a_postgres_database_from_before_0003_migrates_forward_and_verifies() {
+    migrates_forward(crate::helpers::Backend::Postgres).await;
+}
+
 crate::on_both_backends!(
     every_event_is_hash_chained_and_verify_names_an_edited_row,
     events_stored_before_the_chain_are_hashed_at_start,

@@ -13,5 +13,6 @@ mod workload;
 mod failover;
 mod fanout;
 mod fencing;
+mod house;
 mod identity;
 mod redis_outage;

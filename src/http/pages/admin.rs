@@ -374,6 +374,11 @@ struct AdminAuctionPage {
     /// The auction's `seq` when the page was read: live events after it
     /// refresh the log.
     seq: i64,
+    paused: bool,
+    /// "Record verified" or the first difference `gavel verify` would name.
+    record_text: String,
+    record_ok: bool,
+    head_hash: String,
 }
 
 fn soft_close_text(secs: i64) -> String {
@@ -391,6 +396,31 @@ pub async fn auction(ctx: PageCtx, id: web::Path<String>) -> Result<HttpResponse
     let now = Utc::now();
     let log = ctx.state.store.bid_log(record.id).await?;
     let voided = voided_seqs(&ctx, &record).await?;
+    let (events, notes) = ctx.state.store.auction_log(record.id).await?;
+    let answers = ctx.state.store.bid_answers(record.id).await?;
+    let check = crate::auction::verify::check_auction(&record, &events, &notes, &answers);
+    let moved_on = events.last().map_or(0, |event| event.seq) != record.auction.state.seq;
+    let (record_ok, record_text) = match check.problems.first() {
+        // A bid landed between reading the auction and its log.
+        _ if moved_on => (
+            true,
+            "The auction moved on while its record was read; reload to check it.".to_owned(),
+        ),
+        None => (
+            true,
+            format!(
+                "Record verified: {} and their hash chain replay exactly.",
+                plural(check.events as i64, "event")
+            ),
+        ),
+        Some(problem) => (
+            false,
+            format!(
+                "Record check found {}; the first: {problem}.",
+                plural(check.problems.len() as i64, "difference")
+            ),
+        ),
+    };
     let currency = &record.currency;
     let log = log
         .iter()
@@ -455,6 +485,10 @@ pub async fn auction(ctx: PageCtx, id: web::Path<String>) -> Result<HttpResponse
         result_text,
         log,
         seq: state.seq,
+        paused: record.auction.is_paused(),
+        record_text,
+        record_ok,
+        head_hash: record.head_hash.clone(),
         a: row,
     })
 }
@@ -645,6 +679,98 @@ pub async fn void(
     }
 }
 
+/// The lot-controls form of the admin auction page.
+#[derive(Debug, Default, Deserialize)]
+pub struct ControlForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    minutes: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    confirmed: String,
+}
+
+/// `POST /admin/auctions/{id}/control`: pause, resume, extend or withdraw,
+/// then back to the detail with what happened.
+pub async fn control(
+    ctx: PageCtx,
+    id: web::Path<String>,
+    form: web::Form<ControlForm>,
+) -> Result<HttpResponse, PageError> {
+    ctx.check_csrf(&form.csrf)?;
+    let admin = ctx.require_admin()?;
+    let record = load_auction(&ctx, &id).await?;
+    let back = format!("/admin/auctions/{}", record.id);
+    let (action, details, done) = match form.action.as_str() {
+        "pause" => (
+            AdminAction::Pause,
+            serde_json::json!({}),
+            "Paused: bids are refused until you resume.".to_owned(),
+        ),
+        "resume" => (
+            AdminAction::Resume,
+            serde_json::json!({}),
+            "Resumed; the end moved by the paused time.".to_owned(),
+        ),
+        "extend" => {
+            let Ok(minutes) = form.minutes.trim().parse::<i64>() else {
+                return Ok(ctx.redirect(
+                    &back,
+                    Some(Flash::error("Give the extension in whole minutes.")),
+                ));
+            };
+            let secs = minutes.saturating_mul(60);
+            (
+                AdminAction::Extend { secs },
+                serde_json::json!({ "secs": secs }),
+                format!("Extended by {}.", plural(minutes, "minute")),
+            )
+        }
+        "withdraw" => {
+            if form.confirmed != "yes" {
+                return Ok(ctx.redirect(
+                    &back,
+                    Some(Flash::error("Tick the box to confirm the withdrawal.")),
+                ));
+            }
+            match crate::http::admin::check_reason(&form.reason) {
+                Ok(reason) => (
+                    AdminAction::Withdraw {
+                        reason: reason.clone(),
+                    },
+                    serde_json::json!({ "reason": reason }),
+                    format!("Auction “{}” withdrawn.", record.title),
+                ),
+                Err(_) => {
+                    return Ok(ctx.redirect(
+                        &back,
+                        Some(Flash::error(
+                            "Give a reason (one line, at most 500 characters) to withdraw.",
+                        )),
+                    ))
+                }
+            }
+        }
+        _ => return Err(PageError::NotFound("page")),
+    };
+    let flash = match crate::http::admin::lot_control(&ctx.state, admin, &id, action, details).await
+    {
+        Ok(_) => Flash::success(done),
+        Err(error)
+            if error.status() == StatusCode::CONFLICT
+                || error.status() == StatusCode::UNPROCESSABLE_ENTITY =>
+        {
+            Flash::error(sentence(error.message()))
+        }
+        Err(error) => return Err(error.into()),
+    };
+    Ok(ctx.redirect(&back, Some(flash)))
+}
+
 #[derive(Template)]
 #[template(path = "admin/confirm.html")]
 struct ConfirmPage {
@@ -708,9 +834,7 @@ pub async fn confirm_end(
             },
             "Yes, close it now",
         ),
-        AdminAction::Void { .. } | AdminAction::Bar { .. } => {
-            return Err(PageError::NotFound("page"))
-        }
+        _ => return Err(PageError::NotFound("page")),
     };
     ctx.page(&ConfirmPage {
         layout: ctx.layout(heading.clone(), Section::Admin),

@@ -68,6 +68,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(page("/admin/auctions").route(web::post().to(admin::create)))
         .service(page("/admin/auctions/new").route(get_or_head().to(admin::new_auction_form)))
         .service(page("/admin/auctions/{id}").route(get_or_head().to(admin::auction)))
+        .service(page("/admin/auctions/{id}/control").route(web::post().to(admin::control)))
         .service(
             page("/admin/auctions/{id}/void")
                 .route(get_or_head().to(admin::confirm_void))
