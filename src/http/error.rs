@@ -142,12 +142,13 @@ impl ApiError {
 
     /// 429 for the per-user bid limit (`Retry-After: 1`).
     pub fn rate_limited() -> Self {
-        Self::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "too many bids per second; slow down",
-        )
-        .retry_after(1)
+        Self::too_many("too many bids per second; slow down", 1)
+    }
+
+    /// 429 `rate_limited` with `Retry-After: retry_after_secs` (at least 1).
+    pub fn too_many(message: impl Into<String>, retry_after_secs: u64) -> Self {
+        Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
+            .retry_after(retry_after_secs)
     }
 
     /// 503: storage or coordination is down; retrying is safe.

@@ -83,11 +83,7 @@ impl AppState {
             .try_open(peer.ip())
             .map(Some)
             .ok_or_else(|| {
-                crate::http::ApiError::new(
-                    actix_web::http::StatusCode::TOO_MANY_REQUESTS,
-                    "rate_limited",
-                    "too many open connections from your address",
-                )
+                crate::http::ApiError::too_many("too many open connections from your address", 1)
             })
     }
 
@@ -151,12 +147,10 @@ impl AppState {
         self.replay_limiter
             .take(peer.ip(), events)
             .map_err(|wait_secs| {
-                crate::http::ApiError::new(
-                    actix_web::http::StatusCode::TOO_MANY_REQUESTS,
-                    "rate_limited",
+                crate::http::ApiError::too_many(
                     format!("too many events replayed for your address; retry in {wait_secs} s"),
+                    wait_secs,
                 )
-                .retry_after(wait_secs)
             })
     }
 
@@ -168,10 +162,5 @@ impl AppState {
 /// 429 `rate_limited` for the login and registration limits.
 fn auth_rate_limited(wait: std::time::Duration, what: &str) -> crate::http::ApiError {
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-    crate::http::ApiError::new(
-        actix_web::http::StatusCode::TOO_MANY_REQUESTS,
-        "rate_limited",
-        format!("{what}; try again in {} s", secs.max(1)),
-    )
-    .retry_after(secs)
+    crate::http::ApiError::too_many(format!("{what}; try again in {} s", secs.max(1)), secs)
 }
