@@ -190,7 +190,6 @@ fn is_overflow(error: &std::io::Error) -> bool {
 impl Connection {
     async fn run(mut self, mut stream: actix_ws::AggregatedMessageStream) {
         let _gauge = crate::telemetry::GaugeGuard::new("gavel_ws_connections");
-        let mut expiry = Box::pin(tokio::time::sleep(self.identity_lifetime()));
         let (answer_tx, mut answers) = mpsc::channel::<String>(MAX_BIDS_IN_FLIGHT);
         let mut shutdown = self.state.shutdown.clone();
         let mut heartbeat = tokio::time::interval(PING_EVERY);
@@ -226,10 +225,6 @@ impl Connection {
                     self.on_identity_change(change).await;
                     Ok(())
                 }
-                () = &mut expiry, if self.identity.is_some() => {
-                    self.end_identity("session expired");
-                    Ok(())
-                }
                 _ = shutdown.changed() => Err(Ending::Close(CloseCode::Away, "server shutting down")),
             };
             if let Err(ending) = step {
@@ -243,16 +238,6 @@ impl Connection {
             };
             let _ = tokio::time::timeout(SEND_TIMEOUT, self.session.close(Some(reason))).await;
         }
-    }
-
-    /// How long until the socket's session expires (long when anonymous).
-    fn identity_lifetime(&self) -> Duration {
-        const FOREVER: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
-        self.identity.as_ref().map_or(FOREVER, |identity| {
-            (identity.expires_at - Utc::now())
-                .to_std()
-                .unwrap_or(Duration::ZERO)
-        })
     }
 
     async fn on_identity_change(
@@ -295,7 +280,8 @@ impl Connection {
 
     /// Applies identity changes already announced but not yet taken from
     /// the channel, and the session's expiry, so a bid sent just after a
-    /// logout or ban never counts.
+    /// logout, a ban or the expiry never counts. (The identity matters only
+    /// to bids, so expiry needs no timer of its own: it is checked here.)
     async fn catch_up_on_identity(&mut self) {
         while self.identity.is_some() {
             match self.identity_changes.try_recv() {
