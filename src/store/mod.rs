@@ -90,10 +90,6 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes every session of a user; returns how many there were.
     async fn delete_user_sessions(&self, id: UserId) -> StoreResult<u64>;
 
-    /// The server secret `name` (hex), generated and stored on first use, so
-    /// every node and restart on this database shares it.
-    async fn server_secret(&self, name: &str) -> StoreResult<String>;
-
     // --- auctions ---
     async fn create_auction(&self, auction: &AuctionRecord) -> StoreResult<()>;
     async fn auction(&self, id: AuctionId) -> StoreResult<Option<AuctionRecord>>;

@@ -121,36 +121,6 @@ pub struct SqlStore {
 }
 
 /// Connects to `url`, creating a missing SQLite file, and applies migrations.
-impl SqlStore {
-    /// [`Store::server_secret`], storing `seed` (else random bytes) when the
-    /// database has no such secret yet.
-    async fn server_secret_seeded(&self, name: &str, seed: Option<&str>) -> StoreResult<String> {
-        use rand::RngCore as _;
-        let mut fresh = [0_u8; 32];
-        rand::thread_rng().fill_bytes(&mut fresh);
-        let fresh: String = match seed {
-            Some(seed) => seed.to_owned(),
-            None => fresh.iter().map(|b| format!("{b:02x}")).collect(),
-        };
-        // The first node to get here wins; everyone reads the winner.
-        sqlx::query(
-            "INSERT INTO server_secrets (name, value) VALUES ($1, $2) \
-             ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(name)
-        .bind(&fresh)
-        .execute(&self.pool)
-        .await
-        .map_err(db_error)?;
-        let row = sqlx::query("SELECT value FROM server_secrets WHERE name = $1")
-            .bind(name)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_error)?;
-        get(&row, "value")
-    }
-}
-
 /// The name of the bidder alias key in `server_secrets`.
 pub const ALIAS_KEY_SECRET: &str = "bidder_alias_key";
 
@@ -211,7 +181,7 @@ pub async fn connect_seeded(url: &str, alias_key_seed: Option<&str>) -> anyhow::
     // Aliases in event data and everything rendered from this database use
     // its key: install it before anything is hashed, replayed or served.
     let alias_key = store
-        .server_secret_seeded(ALIAS_KEY_SECRET, alias_key_seed)
+        .server_secret(ALIAS_KEY_SECRET, alias_key_seed)
         .await
         .context("reading the bidder alias key")?;
     if !crate::domain::alias::install_key(alias_key.as_bytes()) {
@@ -237,6 +207,37 @@ pub async fn connect_seeded(url: &str, alias_key_seed: Option<&str>) -> anyhow::
 }
 
 impl SqlStore {
+    /// The server secret `name`, stored on first use (as `seed`, else as
+    /// random hex), so every node and restart on this database shares it;
+    /// the first node to store one wins.
+    async fn server_secret(&self, name: &str, seed: Option<&str>) -> StoreResult<String> {
+        use rand::RngCore as _;
+        let fresh: String = match seed {
+            Some(seed) => seed.to_owned(),
+            None => {
+                let mut bytes = [0_u8; 32];
+                rand::thread_rng().fill_bytes(&mut bytes);
+                bytes.iter().map(|b| format!("{b:02x}")).collect()
+            }
+        };
+        // The first node to get here wins; everyone reads the winner.
+        sqlx::query(
+            "INSERT INTO server_secrets (name, value) VALUES ($1, $2) \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(&fresh)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        let row = sqlx::query("SELECT value FROM server_secrets WHERE name = $1")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_error)?;
+        get(&row, "value")
+    }
+
     pub fn dialect(&self) -> Dialect {
         self.dialect
     }
@@ -778,10 +779,6 @@ impl Store for SqlStore {
         row.as_ref()
             .map(|row| Ok((user_from_row(row)?, from_ms(get(row, "expires_at")?)?)))
             .transpose()
-    }
-
-    async fn server_secret(&self, name: &str) -> StoreResult<String> {
-        self.server_secret_seeded(name, None).await
     }
 
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {

@@ -128,7 +128,6 @@ timed_store! {
         set_user_banned(id: UserId, banned: bool) -> Option<User>;
         create_session(session: &NewSession) -> ();
         delete_session(token_hash: &str) -> ();
-        server_secret(name: &str) -> String;
         set_password_hash(id: UserId, password_hash: &str) -> bool;
         set_user_role(id: UserId, role: Role) -> Option<User>;
         delete_user_sessions(id: UserId) -> u64;
