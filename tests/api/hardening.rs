@@ -159,6 +159,35 @@ async fn websocket_frame_limits() {
     }
 }
 
+/// Creates an open auction; returns its id.
+async fn open_auction(app: &TestApp) -> String {
+    app.create_auction(AuctionBuilder::new()).await["id"]
+        .as_str()
+        .expect("an id")
+        .to_string()
+}
+
+/// An open auction with `count` accepted bids, two bidders `{prefix}0` and
+/// `{prefix}1` taking turns; returns its id.
+async fn auction_with_bids(app: &TestApp, prefix: &str, count: usize) -> String {
+    let auction = open_auction(app).await;
+    let bidders = app.bidders(prefix, 2).await;
+    for i in 0..count {
+        let bidder = &bidders[i % 2];
+        let (status, body) = app
+            .bid(
+                &bidder.token,
+                &auction,
+                &format!("{prefix}-{i}"),
+                1000 + 100 * i as i64,
+                None,
+            )
+            .await;
+        assert_eq!(status.as_u16(), 200, "{body}");
+    }
+    auction
+}
+
 /// Starts a server on a fresh SQLite file with `tune` applied to its config.
 async fn app_with(tune: impl FnOnce(&mut gavel::config::ServeConfig)) -> TestApp {
     let db = TestDatabase::new(Backend::Sqlite)
@@ -283,10 +312,7 @@ async fn connections_per_ip_are_capped() {
 /// A socket opened with a session that is then logged out stays open but
 /// speaks for nobody: its next bid is `unauthenticated`.
 async fn logout_ends_the_identity_of_open_sockets(app: TestApp) {
-    let auction = app.create_auction(AuctionBuilder::new()).await["id"]
-        .as_str()
-        .expect("an id")
-        .to_string();
+    let auction = open_auction(&app).await;
     let (_, token) = app.bidder("leaver").await;
     let mut socket = WsClient::connect(&app, Some(&token), None)
         .await
@@ -325,10 +351,7 @@ async fn logout_ends_the_identity_of_open_sockets(app: TestApp) {
 #[actix_web::test]
 async fn an_expired_session_ends_the_identity_of_its_sockets() {
     let app = app_with(|_| {}).await;
-    let auction = app.create_auction(AuctionBuilder::new()).await["id"]
-        .as_str()
-        .expect("an id")
-        .to_string();
+    let auction = open_auction(&app).await;
     let (user, token) = app.bidder("expiring").await;
     // Let the session end two seconds from now, as if it were that old.
     let expires_at = chrono::Utc::now().timestamp_millis() + 2000;
@@ -356,24 +379,7 @@ async fn an_expired_session_ends_the_identity_of_its_sockets() {
 /// connection's replay budget the answer is a `rate_limited` error frame,
 /// and other clients are still served.
 async fn replays_are_bounded_per_connection(app: TestApp) {
-    let auction = app.create_auction(AuctionBuilder::new()).await["id"]
-        .as_str()
-        .expect("an id")
-        .to_string();
-    let bidders = app.bidders("replayer", 2).await;
-    for i in 0..20 {
-        let bidder = &bidders[i % 2];
-        let (status, body) = app
-            .bid(
-                &bidder.token,
-                &auction,
-                &format!("r{i}"),
-                1000 + 100 * i as i64,
-                None,
-            )
-            .await;
-        assert_eq!(status.as_u16(), 200, "{body}");
-    }
+    let auction = auction_with_bids(&app, "replayer", 20).await;
     let mut socket = WsClient::connect(&app, None, None).await.expect("socket");
     let mut replayed = 0;
     let mut refused = None;
@@ -462,24 +468,7 @@ async fn subscriptions_per_socket_are_capped(app: TestApp) {
 #[actix_web::test]
 async fn sse_replays_draw_on_the_address_budget() {
     let app = app_with(|config| config.replay_events_per_sec_per_ip = 2).await;
-    let auction = app.create_auction(AuctionBuilder::new()).await["id"]
-        .as_str()
-        .expect("an id")
-        .to_string();
-    let bidders = app.bidders("sse-replay", 2).await;
-    for i in 0..12 {
-        let bidder = &bidders[i % 2];
-        let (status, body) = app
-            .bid(
-                &bidder.token,
-                &auction,
-                &format!("s{i}"),
-                1000 + 100 * i as i64,
-                None,
-            )
-            .await;
-        assert_eq!(status.as_u16(), 200, "{body}");
-    }
+    let auction = auction_with_bids(&app, "sse-replay", 12).await;
     // A budget of 2 events a second holds 10: the first 12-event replay
     // passes on a full budget (into debt), the next is refused.
     let url = app.url(&format!("/api/v1/auctions/{auction}/events"));
