@@ -155,7 +155,7 @@ pub async fn connect_seeded(url: &str, alias_key_seed: Option<&str>) -> anyhow::
                         ] {
                             sqlx::query(pragma).execute(&mut *conn).await?;
                         }
-                        Ok(())
+                        refuse_read_only_connection(conn).await
                     })
                 })
                 .connect(&url)
@@ -390,6 +390,20 @@ impl SqlStore {
             Err(StoreError::Fenced)
         }
     }
+}
+
+/// Fails a new SQLite connection that can only read. When the database file
+/// cannot be opened for writing (made read-only or immutable), SQLite opens
+/// it read-only instead, silently and for the connection's whole life: once
+/// the file is writable again, such a pooled connection would keep refusing
+/// writes ("attempt to write a readonly database") until it happened to be
+/// closed. `BEGIN IMMEDIATE` asks for the write lock, which a read-only
+/// connection refuses at once; a writable one gets it (waiting out a busy
+/// writer) and gives it back.
+async fn refuse_read_only_connection(conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+    sqlx::query("ROLLBACK").execute(&mut *conn).await?;
+    Ok(())
 }
 
 fn db_error(error: sqlx::Error) -> StoreError {
