@@ -21,7 +21,7 @@ use crate::domain::alias::bidder_alias;
 use crate::domain::money::is_valid_currency;
 use crate::domain::text::{check_text, Lines};
 use crate::domain::{Auction, AuctionRules, IncrementTable, Money, MAX_AMOUNT};
-use crate::store::{AuctionRecord, AuditEntry, User};
+use crate::store::{AuctionRecord, AuditEntry, AuditFilter, AuditTargetKind, User};
 
 /// Longest title, in characters.
 pub const MAX_TITLE_CHARS: usize = 200;
@@ -742,18 +742,80 @@ pub async fn users(state: web::Data<AppState>, _admin: AdminUser) -> ApiResult<H
     Ok(HttpResponse::Ok().json(json!({ "users": users })))
 }
 
+/// The most entries `GET /api/v1/admin/audit` answers at once.
+pub const AUDIT_LIMIT: i64 = 500;
+
+/// `GET /api/v1/admin/audit?auction=ID&user=ID&admin=ID&limit=N`
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Only the entries about this auction.
+    #[param(format = Uuid)]
+    pub auction: Option<String>,
+    /// Only the entries about this user (a ban, a role change). Not with `auction`.
+    #[param(format = Uuid)]
+    pub user: Option<String>,
+    /// Only the entries by this admin.
+    #[param(format = Uuid)]
+    pub admin: Option<String>,
+    /// The most entries in the answer (default and most 500).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<i64>,
+}
+
+impl AuditQuery {
+    /// The store filter and limit the query asks for, or why it is invalid.
+    pub fn to_filter(&self) -> Result<(AuditFilter, i64), String> {
+        let id = |text: &Option<String>, what: &str| -> Result<Option<uuid::Uuid>, String> {
+            match text.as_deref().map(str::trim) {
+                None | Some("") => Ok(None),
+                Some(text) => uuid::Uuid::parse_str(text)
+                    .map(Some)
+                    .map_err(|_| format!("{what} must be an id")),
+            }
+        };
+        let auction = id(&self.auction, "auction")?;
+        let user = id(&self.user, "user")?;
+        if auction.is_some() && user.is_some() {
+            return Err("give auction or user, not both".into());
+        }
+        let limit = self.limit.unwrap_or(AUDIT_LIMIT);
+        if !(1..=AUDIT_LIMIT).contains(&limit) {
+            return Err(format!("limit must be between 1 and {AUDIT_LIMIT}"));
+        }
+        let filter = AuditFilter {
+            target: auction.or(user).map(|id| id.to_string()),
+            admin: id(&self.admin, "admin")?,
+        };
+        Ok((filter, limit))
+    }
+}
+
 /// `GET /api/v1/admin/audit`
-pub async fn audit_log(state: web::Data<AppState>, _admin: AdminUser) -> ApiResult<HttpResponse> {
-    let entries = state.store.audit_log(500).await?;
-    let entries: Vec<Value> = entries
+pub async fn audit_log(
+    state: web::Data<AppState>,
+    _admin: AdminUser,
+    query: web::Query<AuditQuery>,
+) -> ApiResult<HttpResponse> {
+    let (filter, limit) = query.to_filter().map_err(ApiError::bad_request)?;
+    let records = state.store.audit_log(&filter, limit).await?;
+    let entries: Vec<Value> = records
         .iter()
-        .map(|entry| {
+        .map(|record| {
+            let entry = &record.entry;
             json!({
                 "id": entry.id.to_string(),
                 "at": rfc3339(entry.at),
                 "actor_id": entry.actor_id.to_string(),
+                "actor_name": record.admin_name,
                 "action": entry.action,
                 "target": entry.target,
+                "target_kind": record.target_kind.map(|kind| match kind {
+                    AuditTargetKind::Auction => "auction",
+                    AuditTargetKind::User => "user",
+                }),
+                "target_name": record.target_name,
                 "details": serde_json::from_str::<Value>(&entry.details).unwrap_or(Value::Null),
             })
         })

@@ -391,7 +391,8 @@ pub struct UserList {
     pub users: Vec<UserView>,
 }
 
-/// `GET /api/v1/admin/audit`: the latest 500 entries, newest first.
+/// `GET /api/v1/admin/audit`: the latest entries (at most 500) that match
+/// the filters, newest first.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditLog {
     pub entries: Vec<AuditEntry>,
@@ -406,11 +407,19 @@ pub struct AuditEntry {
     /// The admin's user id.
     #[schema(format = Uuid)]
     pub actor_id: String,
+    /// The admin's username now (null if the user is gone).
+    pub actor_name: Option<String>,
     /// `auction.create`, `auction.close`, `auction.cancel`, `auction.admin_bid`,
-    /// `user.ban`, `user.unban`.
+    /// `auction.void`, `auction.bar`, `auction.pause`, `auction.resume`,
+    /// `auction.extend`, `auction.withdraw`, `user.ban`, `user.unban`.
     pub action: String,
     /// The auction's or user's id.
     pub target: String,
+    /// `auction` or `user`; null when the target is neither (or is gone).
+    #[schema(value_type = Option<String>, pattern = "^(auction|user)$")]
+    pub target_kind: Option<String>,
+    /// The target's name now: the auction's title or the user's username.
+    pub target_name: Option<String>,
     /// Details of the action (a JSON object).
     #[schema(value_type = Object)]
     pub details: Value,
@@ -850,9 +859,11 @@ pub fn admin_unban_user() {}
 
 /// The audit log
 #[utoipa::path(get, path = "/api/v1/admin/audit", tag = "admin", operation_id = "admin_audit_log",
+    params(crate::http::admin::AuditQuery),
     security(("bearer" = []), ("session_cookie" = [])),
     responses(
-        (status = 200, description = "The latest entries, newest first", body = AuditLog),
+        (status = 200, description = "The latest entries that match, newest first", body = AuditLog),
+        (status = 400, description = "`bad_request`: an id that is not one, both `auction` and `user`, a limit out of range, an unknown parameter", body = ErrorBody),
         (status = 401, description = "`unauthenticated`", body = ErrorBody),
         (status = 403, description = "`forbidden`", body = ErrorBody),
     ))]

@@ -153,5 +153,6 @@ pub trait Store: Send + Sync + 'static {
 
     // --- audit ---
     async fn record_audit(&self, entry: &AuditEntry) -> StoreResult<()>;
-    async fn audit_log(&self, limit: i64) -> StoreResult<Vec<AuditEntry>>;
+    /// The newest `limit` audit entries that match `filter`, newest first.
+    async fn audit_log(&self, filter: &AuditFilter, limit: i64) -> StoreResult<Vec<AuditRecord>>;
 }

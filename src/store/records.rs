@@ -194,3 +194,29 @@ pub struct AuditEntry {
     pub target: String,
     pub details: String,
 }
+
+/// Which audit entries to read: all, or those about one target (an
+/// auction's or a user's id) and/or by one admin.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub target: Option<String>,
+    pub admin: Option<UserId>,
+}
+
+/// An audit entry as read back, with the names of the admin and of the
+/// target as they are now (an auction's title, a user's username; `None`
+/// when the target is neither, or is gone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub entry: AuditEntry,
+    pub admin_name: Option<String>,
+    pub target_name: Option<String>,
+    pub target_kind: Option<AuditTargetKind>,
+}
+
+/// What an audit entry's target is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditTargetKind {
+    Auction,
+    User,
+}

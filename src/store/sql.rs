@@ -1234,24 +1234,62 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn audit_log(&self, limit: i64) -> StoreResult<Vec<AuditEntry>> {
-        let rows = sqlx::query(
-            "SELECT id, at, actor_id, action, target, details FROM audit_log \
-             ORDER BY at DESC, id DESC LIMIT $1",
-        )
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_error)?;
+    async fn audit_log(&self, filter: &AuditFilter, limit: i64) -> StoreResult<Vec<AuditRecord>> {
+        // The conditions are added only when asked for: a `$n IS NULL` test
+        // on an untyped parameter is refused by PostgreSQL.
+        let mut sql = String::from(
+            "SELECT l.id, l.at, l.actor_id, l.action, l.target, l.details, \
+             admin.username AS admin_name, a.title AS auction_title, \
+             target_user.username AS target_username \
+             FROM audit_log l \
+             LEFT JOIN users admin ON admin.id = l.actor_id \
+             LEFT JOIN auctions a ON a.id = l.target \
+             LEFT JOIN users target_user ON target_user.id = l.target \
+             WHERE 1 = 1",
+        );
+        let mut next = 1;
+        if filter.target.is_some() {
+            sql.push_str(&format!(" AND l.target = ${next}"));
+            next += 1;
+        }
+        if filter.admin.is_some() {
+            sql.push_str(&format!(" AND l.actor_id = ${next}"));
+            next += 1;
+        }
+        sql.push_str(&format!(" ORDER BY l.at DESC, l.id DESC LIMIT ${next}"));
+        let mut query = sqlx::query(&sql);
+        if let Some(target) = &filter.target {
+            query = query.bind(target.as_str());
+        }
+        if let Some(admin) = filter.admin {
+            query = query.bind(admin.to_string());
+        }
+        let rows = query
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
         rows.iter()
             .map(|row| {
-                Ok(AuditEntry {
-                    id: parse_id(&get::<String>(row, "id")?)?,
-                    at: from_ms(get(row, "at")?)?,
-                    actor_id: parse_id(&get::<String>(row, "actor_id")?)?,
-                    action: get(row, "action")?,
-                    target: get(row, "target")?,
-                    details: get(row, "details")?,
+                let auction_title: Option<String> = get(row, "auction_title")?;
+                let target_username: Option<String> = get(row, "target_username")?;
+                let target_kind = match (&auction_title, &target_username) {
+                    (Some(_), _) => Some(AuditTargetKind::Auction),
+                    (None, Some(_)) => Some(AuditTargetKind::User),
+                    (None, None) => None,
+                };
+                Ok(AuditRecord {
+                    entry: AuditEntry {
+                        id: parse_id(&get::<String>(row, "id")?)?,
+                        at: from_ms(get(row, "at")?)?,
+                        actor_id: parse_id(&get::<String>(row, "actor_id")?)?,
+                        action: get(row, "action")?,
+                        target: get(row, "target")?,
+                        details: get(row, "details")?,
+                    },
+                    admin_name: get(row, "admin_name")?,
+                    target_name: auction_title.or(target_username),
+                    target_kind,
                 })
             })
             .collect()

@@ -121,7 +121,7 @@ timed_store! {
         bid_answers(auction: AuctionId) -> Vec<StoredRequest>;
         has_bid_requests(auction: AuctionId) -> bool;
         banned_among(users: &[UserId]) -> HashSet<UserId>;
-        audit_log(limit: i64) -> Vec<AuditEntry>;
+        audit_log(filter: &AuditFilter, limit: i64) -> Vec<AuditRecord>;
     }
     writes {
         create_user(user: &NewUser) -> User;

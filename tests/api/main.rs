@@ -7,6 +7,7 @@ mod common;
 mod helpers;
 
 mod accounts;
+mod audit;
 mod buy_now;
 mod closing;
 mod concurrency;

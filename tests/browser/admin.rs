@@ -140,7 +140,21 @@ async fn an_admin_creates_an_auction_through_the_form_and_cancels_one_after_conf
     for action in ["auction.create", "auction.cancel", "user.ban", "user.unban"] {
         assert!(audit.contains(action), "{action} in {audit}");
     }
+    // It names the target (the banned user), not only its id.
+    assert!(audit.contains("gus"), "the banned user's name in {audit}");
     browser.screenshot("admin-audit").await;
+
+    // A lot's page links to its own actions only.
+    browser
+        .goto(&app.url(&format!("/admin/auctions/{doomed}")))
+        .await;
+    browser.click("#audit-link").await;
+    browser
+        .wait_for_text("#audit-filter", "the lot filter", |t| t.contains("lot"))
+        .await;
+    let lot_audit = browser.text("#audit").await;
+    assert!(lot_audit.contains("auction.cancel"), "{lot_audit}");
+    assert!(!lot_audit.contains("user.ban"), "{lot_audit}");
 
     // The dashboard, live.
     browser.goto(&app.url("/admin")).await;

@@ -25,9 +25,10 @@ use crate::auction::AdminAction;
 use crate::domain::alias::bidder_alias;
 use crate::domain::PublicStatus;
 use crate::http::admin::{
-    ban_user, create_auction, end_auction, set_banned, validate_new_auction, CreateAuction,
-    DEFAULT_EXTEND_WINDOW_SECS, MAX_TITLE_CHARS,
+    ban_user, create_auction, end_auction, set_banned, validate_new_auction, AuditQuery,
+    CreateAuction, DEFAULT_EXTEND_WINDOW_SECS, MAX_TITLE_CHARS,
 };
+use crate::store::AuditTargetKind;
 
 /// Most auctions listed per status on the dashboard.
 const DASHBOARD_LIVE_LIMIT: i64 = 200;
@@ -972,9 +973,14 @@ struct AuditRow {
     at: String,
     at_text: String,
     actor: String,
+    actor_filter: String,
     action: String,
+    /// The target's name (a lot's title, a username), or its id when it has none.
     target: String,
+    target_id: String,
     target_link: String,
+    /// Only this target's entries.
+    target_filter: String,
     details: String,
 }
 
@@ -983,6 +989,19 @@ struct AuditRow {
 struct AuditPage {
     layout: Layout,
     entries: Vec<AuditRow>,
+    /// What the list is narrowed to ("lot “Lamp”, by admin"), empty when
+    /// it shows everything.
+    filter_text: String,
+    admins: Vec<(String, String)>,
+    admin_selected: String,
+    auction: String,
+    user: String,
+}
+
+impl AuditPage {
+    fn is_admin_selected(&self, id: &str) -> bool {
+        self.admin_selected == id
+    }
 }
 
 /// `{"title":"Lamp"}` → `title: Lamp`.
@@ -1002,39 +1021,84 @@ fn details_text(details: &str) -> String {
     }
 }
 
-/// `GET /admin/audit`
-pub async fn audit(ctx: PageCtx) -> Result<HttpResponse, PageError> {
+/// `GET /admin/audit?auction=ID&user=ID&admin=ID`
+pub async fn audit(ctx: PageCtx, query: web::Query<AuditQuery>) -> Result<HttpResponse, PageError> {
     ctx.require_admin()?;
+    let (filter, limit) = query
+        .to_filter()
+        .map_err(|why| PageError::BadRequest(sentence(&why)))?;
     let store = &ctx.state.store;
-    let entries = store.audit_log(500).await?;
-    let names: HashMap<_, _> = store
+    let records = store.audit_log(&filter, limit).await?;
+    let admins: Vec<(String, String)> = store
         .list_users(10_000)
         .await?
         .into_iter()
-        .map(|user| (user.id, user.username))
+        .filter(|user| user.is_admin())
+        .map(|user| (user.id.to_string(), user.username))
         .collect();
-    let entries = entries
+    let entries: Vec<AuditRow> = records
         .iter()
-        .map(|entry| AuditRow {
-            at: rfc3339(entry.at),
-            at_text: time_text(entry.at),
-            actor: names
-                .get(&entry.actor_id)
-                .cloned()
-                .unwrap_or_else(|| entry.actor_id.to_string()),
-            action: entry.action.clone(),
-            target_link: if entry.action.starts_with("auction.") {
-                format!("/admin/auctions/{}", entry.target)
-            } else {
-                String::new()
-            },
-            target: entry.target.clone(),
-            details: details_text(&entry.details),
+        .map(|record| {
+            let entry = &record.entry;
+            let (target_link, target_filter) = match record.target_kind {
+                Some(AuditTargetKind::Auction) => (
+                    format!("/admin/auctions/{}", entry.target),
+                    format!("/admin/audit?auction={}", entry.target),
+                ),
+                Some(AuditTargetKind::User) => {
+                    (String::new(), format!("/admin/audit?user={}", entry.target))
+                }
+                None => (String::new(), String::new()),
+            };
+            AuditRow {
+                at: rfc3339(entry.at),
+                at_text: time_text(entry.at),
+                actor: record
+                    .admin_name
+                    .clone()
+                    .unwrap_or_else(|| entry.actor_id.to_string()),
+                actor_filter: format!("/admin/audit?admin={}", entry.actor_id),
+                action: entry.action.clone(),
+                target: record
+                    .target_name
+                    .clone()
+                    .unwrap_or_else(|| entry.target.clone()),
+                target_id: entry.target.clone(),
+                target_link,
+                target_filter,
+                details: details_text(&entry.details),
+            }
         })
         .collect();
+    let mut parts = Vec::new();
+    if let Some(target) = &filter.target {
+        let name = records
+            .first()
+            .and_then(|record| record.target_name.clone())
+            .unwrap_or_else(|| target.clone());
+        let what = if query.auction.is_some() {
+            "lot"
+        } else {
+            "user"
+        };
+        parts.push(format!("{what} “{name}”"));
+    }
+    if let Some(admin) = filter.admin {
+        let name = admins
+            .iter()
+            .find(|(id, _)| *id == admin.to_string())
+            .map(|(_, name)| name.clone())
+            .unwrap_or_else(|| admin.to_string());
+        parts.push(format!("by {name}"));
+    }
     ctx.page(&AuditPage {
         layout: ctx.layout("Audit log", Section::Admin),
         entries,
+        filter_text: parts.join(", "),
+        admin_selected: filter.admin.map(|id| id.to_string()).unwrap_or_default(),
+        admins,
+        auction: query.auction.clone().unwrap_or_default(),
+        user: query.user.clone().unwrap_or_default(),
     })
 }
 
