@@ -521,6 +521,10 @@ fn api_mounts() -> Vec<(&'static str, Vec<(Method, actix_web::Route)>)> {
             vec![post(web::post().to(admin::withdraw))],
         ),
         (
+            "/api/v1/admin/auctions/{id}/relist",
+            vec![post(web::post().to(crate::http::relist::relist))],
+        ),
+        (
             "/api/v1/admin/users",
             vec![get(web::get().to(admin::users))],
         ),

@@ -260,7 +260,10 @@ pub async fn show(
 ) -> ApiResult<HttpResponse> {
     let record = load(&state, &id).await?;
     let log = state.store.bid_log(record.id).await?;
+    let links = state.store.relist_links(record.id).await?;
     let mut body = admin_snapshot(&record);
+    body["relisted_from"] = json!(links.relisted_from.map(|id| id.to_string()));
+    body["relisted_as"] = json!(links.relisted_as.map(|id| id.to_string()));
     body["bids"] = log
         .iter()
         .map(|entry| {

@@ -16,6 +16,7 @@ pub mod identity;
 pub mod openapi;
 pub mod ops;
 pub mod pages;
+pub mod relist;
 pub mod request_id;
 pub mod sse;
 pub mod state;

@@ -115,6 +115,7 @@ programs (docs/api.md lists them).",
         admin_resume_auction,
         admin_extend_auction,
         admin_withdraw_auction,
+        admin_relist_auction,
         admin_list_users,
         admin_ban_user,
         admin_unban_user,
@@ -240,6 +241,8 @@ pub enum ErrorCode {
     AuctionPaused,
     /// 409: resuming an auction that is not paused.
     NotPaused,
+    /// 409: relisting a lot that did not end unsold, or was relisted already.
+    NotRelistable,
     /// 422: a void naming a seq that is not a bidder's own bid on that auction.
     NotVoidable,
     /// 413: a request body over 64 KiB.
@@ -309,7 +312,23 @@ pub struct AdminSnapshot {
 pub struct AdminAuction {
     #[serde(flatten)]
     pub auction: AdminSnapshot,
+    /// The unsold lot this one relists.
+    #[schema(format = Uuid)]
+    pub relisted_from: Option<String>,
+    /// The lot this one was relisted as.
+    #[schema(format = Uuid)]
+    pub relisted_as: Option<String>,
     pub bids: Vec<AdminBidEntry>,
+}
+
+/// The answer to a relisting: the new lot's admin snapshot and the lot it relists.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RelistedAuction {
+    #[serde(flatten)]
+    pub auction: AdminSnapshot,
+    /// The old lot's id.
+    #[schema(format = Uuid)]
+    pub relisted_from: String,
 }
 
 /// One bid of the admin bid log.
@@ -812,6 +831,28 @@ pub fn admin_extend_auction() {}
         (status = 503, description = "`unavailable`", body = ErrorBody),
     ))]
 pub fn admin_withdraw_auction() {}
+
+/// Relist an unsold lot
+///
+/// Creates a new lot with the old one's title, description and currency,
+/// linked to it; prices left out are the old lot's (`null` removes a
+/// reserve or buy-now price). Only for a lot that ended without a winner
+/// (closed unsold, withdrawn or cancelled), and once.
+#[utoipa::path(post, path = "/api/v1/admin/auctions/{id}/relist", tag = "admin", operation_id = "admin_relist_auction",
+    params(("id" = uuid::Uuid, Path, description = "The unsold auction's id")),
+    request_body(content = crate::http::relist::RelistAuction, content_type = "application/json"),
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 201, description = "The new lot", body = RelistedAuction),
+        (status = 400, description = "`bad_request`: a missing `ends_at`, an unknown field, a wrong JSON type", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 403, description = "`forbidden`", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`not_relistable`: the lot is live or sold, or was relisted already", body = ErrorBody),
+        (status = 422, description = "`validation_failed`", body = ErrorBody),
+        (status = 503, description = "`unavailable`", body = ErrorBody),
+    ))]
+pub fn admin_relist_auction() {}
 
 /// List users
 #[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin", operation_id = "admin_list_users",

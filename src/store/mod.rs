@@ -151,6 +151,19 @@ pub trait Store: Send + Sync + 'static {
     /// Every write of an older owner is refused from then on.
     async fn claim_auction(&self, auction: AuctionId, epoch: i64) -> StoreResult<bool>;
 
+    // --- relisting ---
+    /// Creates `record` as the relisting of the unsold lot `from`, in one
+    /// transaction; `false` (and nothing created) when `from` was relisted
+    /// already.
+    async fn relist_auction(
+        &self,
+        record: &AuctionRecord,
+        from: AuctionId,
+        by: UserId,
+    ) -> StoreResult<bool>;
+    /// The lot `id` relists, and the lot it was relisted as.
+    async fn relist_links(&self, id: AuctionId) -> StoreResult<RelistLinks>;
+
     // --- audit ---
     async fn record_audit(&self, entry: &AuditEntry) -> StoreResult<()>;
     /// The newest `limit` audit entries that match `filter`, newest first.

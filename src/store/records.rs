@@ -195,6 +195,14 @@ pub struct AuditEntry {
     pub details: String,
 }
 
+/// How a lot is linked by relisting: the lot it relists and the lot it was
+/// relisted as (each `None` when there is none).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RelistLinks {
+    pub relisted_from: Option<AuctionId>,
+    pub relisted_as: Option<AuctionId>,
+}
+
 /// Which audit entries to read: all, or those about one target (an
 /// auction's or a user's id) and/or by one admin.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

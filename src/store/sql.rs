@@ -392,6 +392,52 @@ impl SqlStore {
     }
 }
 
+/// The `INSERT` of a new auction row.
+fn insert_auction(
+    record: &AuctionRecord,
+) -> StoreResult<sqlx::query::Query<'_, Any, sqlx::any::AnyArguments<'_>>> {
+    let auction = &record.auction;
+    let increments = serde_json::to_string(&auction.rules.increments)
+        .map_err(|e| StoreError::Corrupt(format!("increment table: {e}")))?;
+    Ok(sqlx::query(INSERT_AUCTION.as_str())
+        .bind(record.id.to_string())
+        .bind(record.title.as_str())
+        .bind(record.description.as_str())
+        .bind(record.currency.as_str())
+        .bind(auction.rules.starting_price)
+        .bind(auction.rules.reserve_price)
+        .bind(auction.rules.buy_now_price)
+        .bind(ms(auction.rules.starts_at))
+        .bind(ms(auction.state.ends_at))
+        .bind(auction.rules.extend_window_secs)
+        .bind(increments)
+        .bind(status_text(auction.state.status))
+        .bind(auction.state.price)
+        .bind(auction.state.leader.map(|l| l.user.to_string()))
+        .bind(auction.state.leader.map(|l| l.ceiling))
+        .bind(auction.state.bid_count)
+        .bind(auction.state.seq)
+        .bind(auction.state.winner.map(|w| w.to_string()))
+        .bind(record.epoch)
+        .bind(record.created_by.to_string())
+        .bind(ms(record.created_at))
+        .bind(ms(auction.initial_ends_at))
+        .bind(barred_text(
+            &auction.barred.iter().copied().collect::<Vec<_>>(),
+        ))
+        .bind(record.head_hash.as_str())
+        .bind(auction.state.paused_at.map(ms))
+        .bind(ms(record.created_at)))
+}
+
+/// `INSERT INTO auctions (…every column…, updated_at) VALUES ($1, …)`.
+static INSERT_AUCTION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "INSERT INTO auctions ({AUCTION_COLUMNS}, updated_at) VALUES ({})",
+        placeholders(1, 26)
+    )
+});
+
 /// Fails a new SQLite connection that can only read. When the database file
 /// cannot be opened for writing (made read-only or immutable), SQLite opens
 /// it read-only instead, silently and for the connection's whole life: once
@@ -834,45 +880,67 @@ impl Store for SqlStore {
     }
 
     async fn create_auction(&self, record: &AuctionRecord) -> StoreResult<()> {
-        let auction = &record.auction;
-        let increments = serde_json::to_string(&auction.rules.increments)
-            .map_err(|e| StoreError::Corrupt(format!("increment table: {e}")))?;
-        sqlx::query(&format!(
-            "INSERT INTO auctions ({AUCTION_COLUMNS}, updated_at) VALUES ({})",
-            placeholders(1, 26)
-        ))
+        insert_auction(record)?
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn relist_auction(
+        &self,
+        record: &AuctionRecord,
+        from: AuctionId,
+        by: UserId,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        insert_auction(record)?
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        let linked = sqlx::query(
+            "INSERT INTO relists (auction_id, relisted_as, at, by_user) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(from.to_string())
         .bind(record.id.to_string())
-        .bind(&record.title)
-        .bind(&record.description)
-        .bind(&record.currency)
-        .bind(auction.rules.starting_price)
-        .bind(auction.rules.reserve_price)
-        .bind(auction.rules.buy_now_price)
-        .bind(ms(auction.rules.starts_at))
-        .bind(ms(auction.state.ends_at))
-        .bind(auction.rules.extend_window_secs)
-        .bind(increments)
-        .bind(status_text(auction.state.status))
-        .bind(auction.state.price)
-        .bind(auction.state.leader.map(|l| l.user.to_string()))
-        .bind(auction.state.leader.map(|l| l.ceiling))
-        .bind(auction.state.bid_count)
-        .bind(auction.state.seq)
-        .bind(auction.state.winner.map(|w| w.to_string()))
-        .bind(record.epoch)
-        .bind(record.created_by.to_string())
         .bind(ms(record.created_at))
-        .bind(ms(auction.initial_ends_at))
-        .bind(barred_text(
-            &auction.barred.iter().copied().collect::<Vec<_>>(),
-        ))
-        .bind(record.head_hash.as_str())
-        .bind(auction.state.paused_at.map(ms))
-        .bind(ms(record.created_at))
-        .execute(&self.pool)
+        .bind(by.to_string())
+        .execute(&mut *tx)
+        .await;
+        match linked {
+            Ok(_) => {
+                tx.commit().await.map_err(db_error)?;
+                Ok(true)
+            }
+            // Relisted already (by a concurrent request): keep nothing.
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                tx.rollback().await.map_err(db_error)?;
+                Ok(false)
+            }
+            Err(error) => Err(db_error(error)),
+        }
+    }
+
+    async fn relist_links(&self, id: AuctionId) -> StoreResult<RelistLinks> {
+        let rows = sqlx::query(
+            "SELECT auction_id, relisted_as FROM relists WHERE auction_id = $1 OR relisted_as = $1",
+        )
+        .bind(id.to_string())
+        .fetch_all(&self.pool)
         .await
         .map_err(db_error)?;
-        Ok(())
+        let mut links = RelistLinks::default();
+        for row in &rows {
+            let old = parse_id(&get::<String>(row, "auction_id")?)?;
+            let new = parse_id(&get::<String>(row, "relisted_as")?)?;
+            if old == id {
+                links.relisted_as = Some(new);
+            }
+            if new == id {
+                links.relisted_from = Some(old);
+            }
+        }
+        Ok(links)
     }
 
     async fn auction(&self, id: AuctionId) -> StoreResult<Option<AuctionRecord>> {

@@ -122,6 +122,7 @@ timed_store! {
         has_bid_requests(auction: AuctionId) -> bool;
         banned_among(users: &[UserId]) -> HashSet<UserId>;
         audit_log(filter: &AuditFilter, limit: i64) -> Vec<AuditRecord>;
+        relist_links(id: AuctionId) -> RelistLinks;
     }
     writes {
         create_user(user: &NewUser) -> User;
@@ -135,6 +136,7 @@ timed_store! {
         commit_batch(batch: &CommitBatch) -> ();
         claim_auction(auction: AuctionId, epoch: i64) -> bool;
         record_audit(entry: &AuditEntry) -> ();
+        relist_auction(record: &AuctionRecord, from: AuctionId, by: UserId) -> bool;
     }
 }
 

@@ -23,5 +23,6 @@ mod openapi;
 mod operator;
 mod ops;
 mod record;
+mod relist;
 mod security_inputs;
 mod store_fence;

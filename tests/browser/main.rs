@@ -15,4 +15,5 @@ mod admin;
 mod bidding;
 mod buy_now;
 mod pages;
+mod relist;
 mod standing;

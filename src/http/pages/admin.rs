@@ -102,43 +102,46 @@ pub async fn dashboard(ctx: PageCtx) -> Result<HttpResponse, PageError> {
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct NewAuctionForm {
     #[serde(default)]
-    csrf: String,
+    pub(super) csrf: String,
     #[serde(default)]
-    title: String,
+    pub(super) title: String,
     #[serde(default)]
-    description: String,
+    pub(super) description: String,
     #[serde(default)]
-    currency: String,
+    pub(super) currency: String,
     #[serde(default)]
-    starting_price: String,
+    pub(super) starting_price: String,
     #[serde(default)]
-    reserve_price: String,
+    pub(super) reserve_price: String,
     #[serde(default)]
-    buy_now_price: String,
+    pub(super) buy_now_price: String,
     #[serde(default)]
-    starts_at: String,
+    pub(super) starts_at: String,
     #[serde(default)]
-    ends_at: String,
+    pub(super) ends_at: String,
     #[serde(default)]
-    extend_window_secs: String,
+    pub(super) extend_window_secs: String,
 }
 
 /// A field's message, for the error summary at the top of the form.
 #[derive(Debug, Clone)]
-struct FieldError {
-    field: &'static str,
-    message: String,
+pub(super) struct FieldError {
+    pub(super) field: &'static str,
+    pub(super) message: String,
 }
 
 #[derive(Template)]
 #[template(path = "admin/new_auction.html")]
-struct NewAuctionPage {
-    layout: Layout,
-    form: NewAuctionForm,
-    errors: HashMap<&'static str, String>,
-    error_list: Vec<FieldError>,
-    now_text: String,
-    max_title: usize,
+pub(super) struct NewAuctionPage {
+    pub(super) layout: Layout,
+    pub(super) form: NewAuctionForm,
+    pub(super) errors: HashMap<&'static str, String>,
+    pub(super) error_list: Vec<FieldError>,
+    pub(super) now_text: String,
+    pub(super) max_title: usize,
+    /// Set when the form relists an unsold lot: its id and title (the new
+    /// lot keeps the title, description and currency).
+    pub(super) relisting: Option<(String, String)>,
 }
 
 impl NewAuctionPage {
@@ -156,7 +159,7 @@ impl NewAuctionPage {
 }
 
 /// The form's fields in order, with their labels.
-const FIELDS: [(&str, &str); 9] = [
+pub(super) const FIELDS: [(&str, &str); 9] = [
     ("title", "Title"),
     ("description", "Description"),
     ("currency", "Currency"),
@@ -189,6 +192,7 @@ pub async fn new_auction_form(ctx: PageCtx) -> Result<HttpResponse, PageError> {
         error_list: Vec::new(),
         now_text: time_text(now),
         max_title: MAX_TITLE_CHARS,
+        relisting: None,
     })
 }
 
@@ -210,7 +214,7 @@ fn parse_form_time(text: &str) -> Option<DateTime<Utc>> {
 }
 
 /// Turns the typed form into the API's input, collecting format messages.
-fn parse_new_auction(form: &NewAuctionForm) -> (CreateAuction, Map<String, Value>) {
+pub(super) fn parse_new_auction(form: &NewAuctionForm) -> (CreateAuction, Map<String, Value>) {
     let mut errors = Map::new();
     let mut amount = |name: &str, text: &str, required: bool| -> Option<i64> {
         if text.trim().is_empty() {
@@ -306,6 +310,25 @@ pub async fn create(
             Err(error) => return Err(error.into()),
         }
     }
+    let (by_field, error_list) = field_errors(&errors);
+    ctx.page_with_status(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &NewAuctionPage {
+            layout: ctx.layout("New auction", Section::Admin),
+            form: form.into_inner(),
+            errors: by_field,
+            error_list,
+            now_text: time_text(now),
+            max_title: MAX_TITLE_CHARS,
+            relisting: None,
+        },
+    )
+}
+
+/// The form's messages by field, and in the form's order for the summary.
+pub(super) fn field_errors(
+    errors: &Map<String, Value>,
+) -> (HashMap<&'static str, String>, Vec<FieldError>) {
     let mut by_field = HashMap::new();
     let mut error_list = Vec::new();
     for (field, label) in FIELDS {
@@ -319,17 +342,7 @@ pub async fn create(
             });
         }
     }
-    ctx.page_with_status(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        &NewAuctionPage {
-            layout: ctx.layout("New auction", Section::Admin),
-            form: form.into_inner(),
-            errors: by_field,
-            error_list,
-            now_text: time_text(now),
-            max_title: MAX_TITLE_CHARS,
-        },
-    )
+    (by_field, error_list)
 }
 
 /// One row of the admin bid log.
@@ -380,6 +393,11 @@ struct AdminAuctionPage {
     record_text: String,
     record_ok: bool,
     head_hash: String,
+    /// The unsold lot this one relists, and the lot this one was relisted as.
+    relisted_from: String,
+    relisted_as: String,
+    /// Ended without a winner and not relisted yet: offer "Relist…".
+    relistable: bool,
 }
 
 fn soft_close_text(secs: i64) -> String {
@@ -450,6 +468,8 @@ pub async fn auction(ctx: PageCtx, id: web::Path<String>) -> Result<HttpResponse
                 .unwrap_or_default(),
         })
         .collect();
+    let links = ctx.state.store.relist_links(record.id).await?;
+    let relistable = links.relisted_as.is_none() && crate::http::relist::is_unsold(&record);
     let rules = &record.auction.rules;
     let state = &record.auction.state;
     let row = AuctionRow::of(&record, Some(admin), now);
@@ -490,6 +510,15 @@ pub async fn auction(ctx: PageCtx, id: web::Path<String>) -> Result<HttpResponse
         record_text,
         record_ok,
         head_hash: record.head_hash.clone(),
+        relisted_from: links
+            .relisted_from
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+        relisted_as: links
+            .relisted_as
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+        relistable,
         a: row,
     })
 }

@@ -25,6 +25,7 @@ pub mod chart;
 pub mod context;
 pub mod csrf;
 pub mod errors;
+pub mod relist;
 pub mod render;
 
 use actix_web::{guard, web};
@@ -69,6 +70,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(page("/admin/auctions/new").route(get_or_head().to(admin::new_auction_form)))
         .service(page("/admin/auctions/{id}").route(get_or_head().to(admin::auction)))
         .service(page("/admin/auctions/{id}/control").route(web::post().to(admin::control)))
+        .service(
+            page("/admin/auctions/{id}/relist")
+                .route(get_or_head().to(relist::relist_form))
+                .route(web::post().to(relist::relist)),
+        )
         .service(
             page("/admin/auctions/{id}/void")
                 .route(get_or_head().to(admin::confirm_void))
