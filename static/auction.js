@@ -75,6 +75,7 @@
     buyNo: $("buy-now-no"),
     buyAnswer: $("buy-now-answer"),
     history: $("history"),
+    voidNote: $("void-note"),
     historyBody: $("history-body"),
     historyEmpty: $("history-empty"),
     chart: $("price-chart"),
@@ -314,8 +315,11 @@
   }
 
   // ---- history and chart -------------------------------------------------------------
-  function addHistoryRow(bid) {
+  function addHistoryRow(bid, seq) {
     const row = document.createElement("tr");
+    row.dataset.seq = String(seq);
+    row.dataset.bidder = bid.bidder;
+    row.dataset.kind = bid.kind || "bid";
     const mine = myAlias && bid.bidder === myAlias;
     if (mine) {
       row.classList.add("mine");
@@ -351,6 +355,42 @@
     while (el.historyBody.rows.length > HISTORY_ROWS) el.historyBody.deleteRow(-1);
     el.history.hidden = false;
     el.historyEmpty.hidden = true;
+  }
+
+  /**
+   * Marks the bids a void struck out (src/auction/history.rs decides the
+   * same on the server): the bids it names, and each automatic bid before
+   * it whose bidder's latest own bid before it is named. They stay in the
+   * history, marked, and leave the chart.
+   */
+  function strikeVoided(voidSeq, seqs) {
+    const named = new Set(seqs);
+    const rows = Array.from(el.historyBody.rows)
+      .filter(function (row) { return Number(row.dataset.seq) < voidSeq; })
+      .sort(function (a, b) { return Number(a.dataset.seq) - Number(b.dataset.seq); });
+    const latestOwn = new Map();
+    const struck = new Set();
+    rows.forEach(function (row) {
+      const seq = Number(row.dataset.seq);
+      if (row.dataset.kind !== "auto") {
+        latestOwn.set(row.dataset.bidder, seq);
+        if (named.has(seq)) struck.add(seq);
+      } else if (named.has(latestOwn.get(row.dataset.bidder))) {
+        struck.add(seq);
+      }
+    });
+    rows.forEach(function (row) {
+      if (!struck.has(Number(row.dataset.seq)) || row.classList.contains("voided")) return;
+      row.classList.add("voided");
+      const tag = document.createElement("span");
+      tag.className = "tag tag-voided";
+      tag.title = "Voided by the auction house: it no longer counts";
+      tag.textContent = "voided";
+      row.cells[1].appendChild(document.createTextNode(" "));
+      row.cells[1].appendChild(tag);
+    });
+    points = points.filter(function (p) { return !struck.has(p[2]); });
+    if (el.voidNote && struck.size > 0) el.voidNote.hidden = false;
   }
 
   // Same geometry as src/http/pages/chart.rs.
@@ -433,8 +473,8 @@
       if (key in data) state[key] = data[key];
     });
     if (frame.event === "bid" && data.bid) {
-      addHistoryRow(data.bid);
-      points.push([Date.parse(data.bid.at), data.bid.amount]);
+      addHistoryRow(data.bid, frame.seq);
+      points.push([Date.parse(data.bid.at), data.bid.amount, frame.seq]);
       if (points.length > HISTORY_ROWS) points.shift();
     }
     if (frame.event === "closed") {
@@ -442,6 +482,7 @@
       state.winner = data.winner || null;
     }
     if (frame.event === "cancelled") state.status = "cancelled";
+    if (frame.event === "voided" && data.voided) strikeVoided(frame.seq, data.voided.seqs || []);
     if (frame.event === "extended" || Date.parse(state.ends_at) > Date.parse(previousEnd)) {
       announceExtension(previousEnd);
     }

@@ -10,6 +10,7 @@
 pub mod actor;
 pub mod batch;
 pub mod commands;
+pub mod history;
 pub mod known;
 pub mod log;
 pub mod recent;

@@ -43,6 +43,9 @@ pub struct BidEntry {
     #[schema(value_type = Option<BidKindName>)]
     pub kind: Option<String>,
     pub at: String,
+    /// Struck out by an admin's void (the bid, or an automatic bid placed
+    /// from it); it no longer counts, and stays in the history.
+    pub voided: bool,
 }
 
 /// How a bid was placed: by the bidder, by the engine from the bidder's
@@ -144,9 +147,11 @@ pub async fn bids(
         .store
         .bid_events_after(record.id, after, limit)
         .await?;
+    let struck = crate::auction::history::struck_bids(state.store.as_ref(), record.id).await?;
     let bids = events
         .iter()
         .map(|event| BidEntry {
+            voided: struck.contains(&event.seq),
             seq: event.seq,
             amount: event.amount,
             bidder: event.bidder.map(|user| bidder_alias(record.id, user)),

@@ -111,6 +111,8 @@ pub trait Store: Send + Sync + 'static {
         after: i64,
         limit: i64,
     ) -> StoreResult<Vec<StoredEvent>>;
+    /// The auction's `voided` events, in `seq` order.
+    async fn void_events(&self, auction: AuctionId) -> StoreResult<Vec<StoredEvent>>;
     /// Bid events only, with `seq > after`, oldest first, at most `limit`.
     async fn bid_events_after(
         &self,

@@ -1032,6 +1032,18 @@ impl Store for SqlStore {
         rows.iter().map(event_from_row).collect()
     }
 
+    async fn void_events(&self, auction: AuctionId) -> StoreResult<Vec<StoredEvent>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM auction_events \
+             WHERE auction_id = $1 AND kind = 'voided' ORDER BY seq"
+        ))
+        .bind(auction.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.iter().map(event_from_row).collect()
+    }
+
     async fn bid_log(&self, auction: AuctionId) -> StoreResult<Vec<BidLogEntry>> {
         let rows = sqlx::query(
             "SELECT e.seq, e.at, e.amount, e.bid_kind, e.ceiling, u.id AS user_id, u.username \

@@ -115,6 +115,7 @@ timed_store! {
         events_after(auction: AuctionId, after: i64, limit: i64) -> Vec<StoredEvent>;
         bid_events_after(auction: AuctionId, after: i64, limit: i64) -> Vec<StoredEvent>;
         bid_log(auction: AuctionId) -> Vec<BidLogEntry>;
+        void_events(auction: AuctionId) -> Vec<StoredEvent>;
         auction_log(auction: AuctionId) -> (Vec<StoredEvent>, Vec<StoredNote>);
         auctions_bid_by(user: UserId) -> Vec<AuctionRecord>;
         stored_answers(auction: AuctionId, keys: &[(UserId, String)]) -> HashMap<(UserId, String), StoredAnswer>;

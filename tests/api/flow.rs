@@ -155,7 +155,7 @@ async fn bidders_proxy_bid_on_an_auction_with_every_field_and_see_exactly_the_pu
     assert_eq!(bids.len(), want.len(), "{history}");
     let mut alice_alias = None;
     for (bid, (seq, amount, kind, by_bob)) in bids.iter().zip(want) {
-        assert_keys(bid, &["seq", "amount", "bidder", "kind", "at"]);
+        assert_keys(bid, &["seq", "amount", "bidder", "kind", "at", "voided"]);
         assert_eq!(bid["seq"], seq, "{bid}");
         assert_eq!(bid["amount"], amount, "{bid}");
         assert_eq!(bid["kind"], kind, "{bid}");

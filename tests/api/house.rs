@@ -134,6 +134,29 @@ async fn a_void_replays_the_log_without_the_voided_bid(app: TestApp) {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["seq"], auto_seq + 3);
 
+    // The public history keeps every bid and marks the voided one and the
+    // automatic bid placed from its maximum; Bob's bid and the new one count.
+    let history = app.history(&auction).await;
+    let flags: Vec<(i64, bool)> = history
+        .iter()
+        .map(|bid| {
+            (
+                bid["seq"].as_i64().expect("seq"),
+                bid["voided"].as_bool().expect("voided is a boolean"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        flags,
+        vec![
+            (alice_seq, true),
+            (alice_seq + 1, false),
+            (auto_seq, true),
+            (auto_seq + 3, false)
+        ],
+        "{history:?}"
+    );
+
     // Closed lots refuse voids.
     let (status, _) = app
         .post_empty_as(&admin, &format!("/api/v1/admin/auctions/{auction}/close"))

@@ -17,3 +17,4 @@ mod buy_now;
 mod pages;
 mod relist;
 mod standing;
+mod voids;

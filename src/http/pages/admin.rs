@@ -415,6 +415,7 @@ pub async fn auction(ctx: PageCtx, id: web::Path<String>) -> Result<HttpResponse
     let now = Utc::now();
     let log = ctx.state.store.bid_log(record.id).await?;
     let voided = voided_seqs(&ctx, &record).await?;
+    let struck = crate::auction::history::struck_bids(ctx.state.store.as_ref(), record.id).await?;
     let (events, notes) = ctx.state.store.auction_log(record.id).await?;
     let answers = ctx.state.store.bid_answers(record.id).await?;
     let check = crate::auction::verify::check_auction(&record, &events, &notes, &answers);
@@ -446,7 +447,7 @@ pub async fn auction(ctx: PageCtx, id: web::Path<String>) -> Result<HttpResponse
         .rev()
         .map(|entry| LogRow {
             user_id: entry.user_id.to_string(),
-            voided: voided.contains(&entry.seq),
+            voided: struck.contains(&entry.seq),
             voidable: entry.kind == "bid" && !voided.contains(&entry.seq),
             seq: entry.seq,
             amount: entry.amount,

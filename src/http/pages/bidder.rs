@@ -161,6 +161,11 @@ pub async fn index(ctx: PageCtx) -> Result<HttpResponse, PageError> {
 /// One row of an auction's bid history.
 #[derive(Debug, Clone)]
 pub struct HistoryRow {
+    pub seq: i64,
+    /// `bid`, `auto` or `buy_now`.
+    pub kind: String,
+    /// Struck out by an admin's void: shown, marked, not in the chart.
+    pub is_voided: bool,
     pub amount: Money,
     pub at: String,
     pub at_text: String,
@@ -222,6 +227,10 @@ struct AuctionPage {
 }
 
 impl AuctionPage {
+    fn has_voided(&self) -> bool {
+        self.history.iter().any(|row| row.is_voided)
+    }
+
     fn is_live(&self) -> bool {
         matches!(self.a.status, "open" | "scheduled")
     }
@@ -307,6 +316,7 @@ pub async fn show(ctx: PageCtx, id: web::Path<String>) -> Result<HttpResponse, P
         .store
         .bid_events_after(record.id, after, HISTORY_LIMIT)
         .await?;
+    let struck = crate::auction::history::struck_bids(ctx.state.store.as_ref(), record.id).await?;
     let mut points = Vec::with_capacity(events.len());
     let mut history = Vec::with_capacity(events.len());
     for event in &events {
@@ -315,8 +325,14 @@ pub async fn show(ctx: PageCtx, id: web::Path<String>) -> Result<HttpResponse, P
         };
         let alias = bidder_alias(record.id, bidder);
         let kind = event.bid_kind.as_deref().unwrap_or("bid");
-        points.push((event.at, amount));
+        let is_voided = struck.contains(&event.seq);
+        if !is_voided {
+            points.push((event.seq, event.at, amount));
+        }
         history.push(HistoryRow {
+            seq: event.seq,
+            kind: kind.to_owned(),
+            is_voided,
             amount,
             at: rfc3339(event.at),
             at_text: precise_time_text(event.at),
@@ -348,7 +364,10 @@ pub async fn show(ctx: PageCtx, id: web::Path<String>) -> Result<HttpResponse, P
         auction.state.ends_at.min(now)
     };
     let chart = price_chart(
-        &points,
+        &points
+            .iter()
+            .map(|(_, at, amount)| (*at, *amount))
+            .collect::<Vec<_>>(),
         auction.rules.starting_price,
         chart_end,
         &record.currency,
@@ -356,7 +375,7 @@ pub async fn show(ctx: PageCtx, id: web::Path<String>) -> Result<HttpResponse, P
     let points_json = serde_json::to_string(
         &points
             .iter()
-            .map(|(at, amount)| (at.timestamp_millis(), *amount))
+            .map(|(seq, at, amount)| (at.timestamp_millis(), *amount, *seq))
             .collect::<Vec<_>>(),
     )
     .unwrap_or_else(|_| "[]".into());
