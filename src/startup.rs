@@ -462,6 +462,10 @@ fn api_mounts() -> Vec<(&'static str, Vec<(Method, actix_web::Route)>)> {
             ],
         ),
         ("/api/v1/me", vec![get(web::get().to(accounts::me))]),
+        (
+            "/api/v1/me/offers",
+            vec![get(web::get().to(crate::http::second_chance::mine))],
+        ),
         ("/api/v1/time", vec![get(web::get().to(auctions::time))]),
         ("/api/v1/ws", vec![get(web::get().to(ws::connect))]),
         ("/api/v1/auctions", vec![get(web::get().to(auctions::list))]),
@@ -519,6 +523,18 @@ fn api_mounts() -> Vec<(&'static str, Vec<(Method, actix_web::Route)>)> {
         (
             "/api/v1/admin/auctions/{id}/withdraw",
             vec![post(web::post().to(admin::withdraw))],
+        ),
+        (
+            "/api/v1/admin/auctions/{id}/second-chance",
+            vec![post(web::post().to(crate::http::second_chance::create))],
+        ),
+        (
+            "/api/v1/auctions/{id}/second-chance/accept",
+            vec![post(web::post().to(crate::http::second_chance::accept))],
+        ),
+        (
+            "/api/v1/auctions/{id}/second-chance/decline",
+            vec![post(web::post().to(crate::http::second_chance::decline))],
         ),
         (
             "/api/v1/admin/auctions/{id}/relist",

@@ -264,6 +264,10 @@ pub async fn show(
     let mut body = admin_snapshot(&record);
     body["relisted_from"] = json!(links.relisted_from.map(|id| id.to_string()));
     body["relisted_as"] = json!(links.relisted_as.map(|id| id.to_string()));
+    body["second_chance"] = match state.store.offer(record.id).await? {
+        Some(offer) => super::second_chance::offer_json(&offer, &record, Utc::now(), true),
+        None => Value::Null,
+    };
     body["bids"] = log
         .iter()
         .map(|entry| {

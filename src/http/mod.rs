@@ -18,6 +18,7 @@ pub mod ops;
 pub mod pages;
 pub mod relist;
 pub mod request_id;
+pub mod second_chance;
 pub mod sse;
 pub mod state;
 pub mod ws;

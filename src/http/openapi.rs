@@ -98,6 +98,9 @@ programs (docs/api.md lists them).",
         login,
         logout,
         me,
+        my_offers,
+        accept_second_chance,
+        decline_second_chance,
         time,
         websocket,
         list_auctions,
@@ -116,6 +119,7 @@ programs (docs/api.md lists them).",
         admin_extend_auction,
         admin_withdraw_auction,
         admin_relist_auction,
+        admin_second_chance,
         admin_list_users,
         admin_ban_user,
         admin_unban_user,
@@ -243,6 +247,11 @@ pub enum ErrorCode {
     NotPaused,
     /// 409: relisting a lot that did not end unsold, or was relisted already.
     NotRelistable,
+    /// 409: a second-chance offer on a lot that did not fail on its reserve,
+    /// or that had an offer already or was relisted.
+    NoSecondChance,
+    /// 409: answering a second-chance offer that expired or was answered.
+    OfferClosed,
     /// 422: a void naming a seq that is not a bidder's own bid on that auction.
     NotVoidable,
     /// 413: a request body over 64 KiB.
@@ -318,7 +327,45 @@ pub struct AdminAuction {
     /// The lot this one was relisted as.
     #[schema(format = Uuid)]
     pub relisted_as: Option<String>,
+    /// Its second-chance offer, if it has had one.
+    pub second_chance: Option<AdminOffer>,
     pub bids: Vec<AdminBidEntry>,
+}
+
+/// A second-chance offer: the lot offered to its highest bidder at their
+/// highest bid after a reserve-not-met close.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Offer {
+    #[schema(format = Uuid)]
+    pub auction_id: String,
+    pub title: String,
+    pub currency: String,
+    /// The price offered: the bidder's highest bid on the lot.
+    #[schema(value_type = i64)]
+    pub amount: Money,
+    /// `open`, `accepted`, `declined` or `expired`.
+    #[schema(pattern = "^(open|accepted|declined|expired)$")]
+    pub status: String,
+    pub created_at: String,
+    pub expires_at: String,
+    pub decided_at: Option<String>,
+}
+
+/// An offer as admins see it: who it is for.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminOffer {
+    #[serde(flatten)]
+    pub offer: Offer,
+    #[schema(format = Uuid)]
+    pub user_id: String,
+    /// The bidder's alias on the lot.
+    pub bidder: String,
+}
+
+/// `GET /api/v1/me/offers`: at most 200, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OfferList {
+    pub offers: Vec<Offer>,
 }
 
 /// The answer to a relisting: the new lot's admin snapshot and the lot it relists.
@@ -553,6 +600,42 @@ pub fn logout() {}
         (status = 401, description = "`unauthenticated`", body = ErrorBody),
     ))]
 pub fn me() {}
+
+/// Your second-chance offers
+#[utoipa::path(get, path = "/api/v1/me/offers", tag = "accounts", operation_id = "my_offers",
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The offers made to you, newest first", body = OfferList),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+    ))]
+pub fn my_offers() {}
+
+/// Accept a second-chance offer
+///
+/// Buys the lot at the offered price, if the offer is yours, open and not expired.
+#[utoipa::path(post, path = "/api/v1/auctions/{id}/second-chance/accept", tag = "bidding", operation_id = "accept_second_chance",
+    params(("id" = uuid::Uuid, Path, description = "The lot's id")),
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The offer, `accepted`", body = Offer),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 403, description = "`banned`", body = ErrorBody),
+        (status = 404, description = "`not_found`: no offer to you on this lot", body = ErrorBody),
+        (status = 409, description = "`offer_closed`: expired, or answered already", body = ErrorBody),
+    ))]
+pub fn accept_second_chance() {}
+
+/// Decline a second-chance offer
+#[utoipa::path(post, path = "/api/v1/auctions/{id}/second-chance/decline", tag = "bidding", operation_id = "decline_second_chance",
+    params(("id" = uuid::Uuid, Path, description = "The lot's id")),
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The offer, `declined`", body = Offer),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 404, description = "`not_found`: no offer to you on this lot", body = ErrorBody),
+        (status = 409, description = "`offer_closed`: expired, or answered already", body = ErrorBody),
+    ))]
+pub fn decline_second_chance() {}
 
 /// The server's clock
 ///
@@ -853,6 +936,26 @@ pub fn admin_withdraw_auction() {}
         (status = 503, description = "`unavailable`", body = ErrorBody),
     ))]
 pub fn admin_relist_auction() {}
+
+/// Make a second-chance offer
+///
+/// Offers a lot that closed with its reserve not met to its highest bidder
+/// at their highest bid, open for `hours` (default 48). Once per lot.
+#[utoipa::path(post, path = "/api/v1/admin/auctions/{id}/second-chance", tag = "admin", operation_id = "admin_second_chance",
+    params(("id" = uuid::Uuid, Path, description = "The lot's id")),
+    request_body(content = crate::http::second_chance::OfferRequest, content_type = "application/json",
+        description = "Optional; no body means 48 hours"),
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 201, description = "The offer", body = AdminOffer),
+        (status = 400, description = "`bad_request`", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 403, description = "`forbidden`", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`no_second_chance`", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: hours out of range", body = ErrorBody),
+    ))]
+pub fn admin_second_chance() {}
 
 /// List users
 #[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin", operation_id = "admin_list_users",

@@ -16,7 +16,7 @@ use super::auctions::load;
 use super::identity::AdminUser;
 use super::{ApiError, ApiResult, AppState};
 use crate::domain::{AuctionStatus, Money};
-use crate::store::{AuctionRecord, User};
+use crate::store::{AuctionRecord, RelistOutcome, User};
 
 /// The body of `POST /api/v1/admin/auctions/{id}/relist`. A price left out
 /// is the old lot's; `null` removes a reserve or a buy-now price.
@@ -110,12 +110,20 @@ pub async fn relist_auction(
         created_at: now,
         head_hash: String::new(),
     };
-    if !state
+    match state
         .store
         .relist_auction(&record, old.id, admin.id)
         .await?
     {
-        return Err(not_relistable("this lot was relisted already"));
+        RelistOutcome::Relisted => {}
+        RelistOutcome::AlreadyRelisted => {
+            return Err(not_relistable("this lot was relisted already"))
+        }
+        RelistOutcome::OfferStands => {
+            return Err(not_relistable(
+                "a second-chance offer on this lot is open or was accepted",
+            ))
+        }
     }
     tracing::info!(auction.id = %old.id, relisted_as = %record.id, admin.id = %admin.id, "lot relisted");
     audit(

@@ -155,13 +155,30 @@ pub trait Store: Send + Sync + 'static {
 
     // --- relisting ---
     /// Creates `record` as the relisting of the unsold lot `from`, in one
-    /// transaction; `false` (and nothing created) when `from` was relisted
-    /// already.
+    /// transaction; nothing is created when `from` was relisted already or
+    /// a second-chance offer on it stands.
     async fn relist_auction(
         &self,
         record: &AuctionRecord,
         from: AuctionId,
         by: UserId,
+    ) -> StoreResult<RelistOutcome>;
+
+    // --- second-chance offers ---
+    /// Records `offer`; `false` (nothing written) when the lot has an offer
+    /// already or was relisted.
+    async fn create_offer(&self, offer: &SecondChanceOffer) -> StoreResult<bool>;
+    async fn offer(&self, auction: AuctionId) -> StoreResult<Option<SecondChanceOffer>>;
+    /// The user's offers, newest first.
+    async fn offers_for(&self, user: UserId) -> StoreResult<Vec<SecondChanceOffer>>;
+    /// Accepts or declines `user`'s open offer on `auction` if it has not
+    /// expired at `now`; `false` when there is no such offer.
+    async fn decide_offer(
+        &self,
+        auction: AuctionId,
+        user: UserId,
+        accept: bool,
+        now: DateTime<Utc>,
     ) -> StoreResult<bool>;
     /// The lot `id` relists, and the lot it was relisted as.
     async fn relist_links(&self, id: AuctionId) -> StoreResult<RelistLinks>;

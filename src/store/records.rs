@@ -203,6 +203,64 @@ pub struct RelistLinks {
     pub relisted_as: Option<AuctionId>,
 }
 
+/// How a relisting went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelistOutcome {
+    Relisted,
+    /// The lot was relisted already: nothing was created.
+    AlreadyRelisted,
+    /// A second-chance offer on the lot is open or was accepted.
+    OfferStands,
+}
+
+/// Where a second-chance offer stands, as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OfferStatus {
+    Open,
+    Accepted,
+    Declined,
+}
+
+impl OfferStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Accepted => "accepted",
+            Self::Declined => "declined",
+        }
+    }
+}
+
+/// A second-chance offer: after a reserve-not-met close, the lot offered
+/// to its highest bidder at their highest bid until `expires_at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecondChanceOffer {
+    pub auction_id: AuctionId,
+    pub user_id: UserId,
+    pub amount: Money,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub created_by: UserId,
+    pub status: OfferStatus,
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+impl SecondChanceOffer {
+    /// `open`, `accepted`, `declined`, or `expired` (open past its deadline).
+    pub fn status_at(&self, now: DateTime<Utc>) -> &'static str {
+        match self.status {
+            OfferStatus::Open if now >= self.expires_at => "expired",
+            status => status.as_str(),
+        }
+    }
+
+    /// Whether it still holds the lot: open and not expired, or accepted.
+    pub fn stands_at(&self, now: DateTime<Utc>) -> bool {
+        matches!(self.status_at(now), "open" | "accepted")
+    }
+}
+
 /// Which audit entries to read: all, or those about one target (an
 /// auction's or a user's id) and/or by one admin.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -392,6 +392,63 @@ impl SqlStore {
     }
 }
 
+/// Writes the auction's row without changing it: the first statement of a
+/// transaction that must be serialized with others on the same lot.
+async fn lock_auction_row(
+    tx: &mut sqlx::Transaction<'_, Any>,
+    auction: AuctionId,
+) -> StoreResult<()> {
+    sqlx::query("UPDATE auctions SET updated_at = updated_at WHERE id = $1")
+        .bind(auction.to_string())
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+/// Whether a second-chance offer on the lot is open (not expired at `now`)
+/// or accepted.
+async fn offer_stands(
+    tx: &mut sqlx::Transaction<'_, Any>,
+    auction: AuctionId,
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let standing: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM second_chance_offers WHERE auction_id = $1 \
+         AND (status = 'accepted' OR (status = 'open' AND expires_at > $2))",
+    )
+    .bind(auction.to_string())
+    .bind(ms(now))
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    Ok(standing > 0)
+}
+
+const OFFER_COLUMNS: &str =
+    "auction_id, user_id, amount, created_at, expires_at, created_by, status, decided_at";
+
+fn offer_from_row(row: &AnyRow) -> StoreResult<SecondChanceOffer> {
+    let status = match get::<String>(row, "status")?.as_str() {
+        "open" => OfferStatus::Open,
+        "accepted" => OfferStatus::Accepted,
+        "declined" => OfferStatus::Declined,
+        other => return Err(StoreError::Corrupt(format!("offer status {other:?}"))),
+    };
+    Ok(SecondChanceOffer {
+        auction_id: parse_id(&get::<String>(row, "auction_id")?)?,
+        user_id: parse_id(&get::<String>(row, "user_id")?)?,
+        amount: get(row, "amount")?,
+        created_at: from_ms(get(row, "created_at")?)?,
+        expires_at: from_ms(get(row, "expires_at")?)?,
+        created_by: parse_id(&get::<String>(row, "created_by")?)?,
+        status,
+        decided_at: get::<Option<i64>>(row, "decided_at")?
+            .map(from_ms)
+            .transpose()?,
+    })
+}
+
 /// The `INSERT` of a new auction row.
 fn insert_auction(
     record: &AuctionRecord,
@@ -892,8 +949,16 @@ impl Store for SqlStore {
         record: &AuctionRecord,
         from: AuctionId,
         by: UserId,
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<RelistOutcome> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
+        // Write to the old lot's row first: it takes the write lock (SQLite)
+        // or the row lock (PostgreSQL), so a relisting and a second-chance
+        // offer on the same lot are decided one after the other.
+        lock_auction_row(&mut tx, from).await?;
+        if offer_stands(&mut tx, from, record.created_at).await? {
+            tx.rollback().await.map_err(db_error)?;
+            return Ok(RelistOutcome::OfferStands);
+        }
         insert_auction(record)?
             .execute(&mut *tx)
             .await
@@ -910,15 +975,99 @@ impl Store for SqlStore {
         match linked {
             Ok(_) => {
                 tx.commit().await.map_err(db_error)?;
-                Ok(true)
+                Ok(RelistOutcome::Relisted)
             }
             // Relisted already (by a concurrent request): keep nothing.
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                tx.rollback().await.map_err(db_error)?;
+                Ok(RelistOutcome::AlreadyRelisted)
+            }
+            Err(error) => Err(db_error(error)),
+        }
+    }
+
+    async fn create_offer(&self, offer: &SecondChanceOffer) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        lock_auction_row(&mut tx, offer.auction_id).await?;
+        let relisted: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM relists WHERE auction_id = $1")
+                .bind(offer.auction_id.to_string())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        if relisted > 0 {
+            tx.rollback().await.map_err(db_error)?;
+            return Ok(false);
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO second_chance_offers \
+             (auction_id, user_id, amount, created_at, expires_at, created_by, status) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'open')",
+        )
+        .bind(offer.auction_id.to_string())
+        .bind(offer.user_id.to_string())
+        .bind(offer.amount)
+        .bind(ms(offer.created_at))
+        .bind(ms(offer.expires_at))
+        .bind(offer.created_by.to_string())
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Ok(_) => {
+                tx.commit().await.map_err(db_error)?;
+                Ok(true)
+            }
             Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
                 tx.rollback().await.map_err(db_error)?;
                 Ok(false)
             }
             Err(error) => Err(db_error(error)),
         }
+    }
+
+    async fn offer(&self, auction: AuctionId) -> StoreResult<Option<SecondChanceOffer>> {
+        let row = sqlx::query(&format!(
+            "SELECT {OFFER_COLUMNS} FROM second_chance_offers WHERE auction_id = $1"
+        ))
+        .bind(auction.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        row.as_ref().map(offer_from_row).transpose()
+    }
+
+    async fn offers_for(&self, user: UserId) -> StoreResult<Vec<SecondChanceOffer>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {OFFER_COLUMNS} FROM second_chance_offers WHERE user_id = $1 \
+             ORDER BY created_at DESC LIMIT 200"
+        ))
+        .bind(user.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.iter().map(offer_from_row).collect()
+    }
+
+    async fn decide_offer(
+        &self,
+        auction: AuctionId,
+        user: UserId,
+        accept: bool,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let status = if accept { "accepted" } else { "declined" };
+        let done = sqlx::query(
+            "UPDATE second_chance_offers SET status = $1, decided_at = $2 \
+             WHERE auction_id = $3 AND user_id = $4 AND status = 'open' AND expires_at > $2",
+        )
+        .bind(status)
+        .bind(ms(now))
+        .bind(auction.to_string())
+        .bind(user.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn relist_links(&self, id: AuctionId) -> StoreResult<RelistLinks> {

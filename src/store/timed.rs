@@ -124,6 +124,8 @@ timed_store! {
         banned_among(users: &[UserId]) -> HashSet<UserId>;
         audit_log(filter: &AuditFilter, limit: i64) -> Vec<AuditRecord>;
         relist_links(id: AuctionId) -> RelistLinks;
+        offer(auction: AuctionId) -> Option<SecondChanceOffer>;
+        offers_for(user: UserId) -> Vec<SecondChanceOffer>;
     }
     writes {
         create_user(user: &NewUser) -> User;
@@ -137,7 +139,9 @@ timed_store! {
         commit_batch(batch: &CommitBatch) -> ();
         claim_auction(auction: AuctionId, epoch: i64) -> bool;
         record_audit(entry: &AuditEntry) -> ();
-        relist_auction(record: &AuctionRecord, from: AuctionId, by: UserId) -> bool;
+        relist_auction(record: &AuctionRecord, from: AuctionId, by: UserId) -> RelistOutcome;
+        create_offer(offer: &SecondChanceOffer) -> bool;
+        decide_offer(auction: AuctionId, user: UserId, accept: bool, now: DateTime<Utc>) -> bool;
     }
 }
 

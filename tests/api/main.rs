@@ -24,5 +24,6 @@ mod operator;
 mod ops;
 mod record;
 mod relist;
+mod second_chance;
 mod security_inputs;
 mod store_fence;

@@ -16,5 +16,6 @@ mod bidding;
 mod buy_now;
 mod pages;
 mod relist;
+mod second_chance;
 mod standing;
 mod voids;

@@ -398,6 +398,9 @@ struct AdminAuctionPage {
     relisted_as: String,
     /// Ended without a winner and not relisted yet: offer "Relist…".
     relistable: bool,
+    /// The lot's second-chance offer, or to whom one may be made.
+    offer: super::second_chance::AdminOfferView,
+    offer_hours: [i64; 4],
 }
 
 fn soft_close_text(secs: i64) -> String {
@@ -470,7 +473,10 @@ pub async fn auction(ctx: PageCtx, id: web::Path<String>) -> Result<HttpResponse
         })
         .collect();
     let links = ctx.state.store.relist_links(record.id).await?;
-    let relistable = links.relisted_as.is_none() && crate::http::relist::is_unsold(&record);
+    let offer =
+        super::second_chance::admin_view(&ctx, &record, links.relisted_as.is_some()).await?;
+    let relistable =
+        links.relisted_as.is_none() && crate::http::relist::is_unsold(&record) && !offer.holds_lot;
     let rules = &record.auction.rules;
     let state = &record.auction.state;
     let row = AuctionRow::of(&record, Some(admin), now);
@@ -520,6 +526,8 @@ pub async fn auction(ctx: PageCtx, id: web::Path<String>) -> Result<HttpResponse
             .map(|id| id.to_string())
             .unwrap_or_default(),
         relistable,
+        offer,
+        offer_hours: [24, 48, 72, 168],
         a: row,
     })
 }

@@ -224,6 +224,8 @@ struct AuctionPage {
     my_ceiling_text: String,
     /// Says so when late bids moved the end (also after a reload).
     extended_text: String,
+    /// The lot's second-chance offer, as far as the viewer may see it.
+    offer: super::second_chance::OfferBanner,
 }
 
 impl AuctionPage {
@@ -404,7 +406,9 @@ pub async fn show(ctx: PageCtx, id: web::Path<String>) -> Result<HttpResponse, P
     } else {
         auction.state.ends_at
     };
+    let offer = super::second_chance::banner(&ctx, &record, ctx.user.as_ref()).await?;
     let page = AuctionPage {
+        offer,
         layout,
         signed_in: ctx.user.is_some(),
         banned: ctx.user.as_ref().is_some_and(|u| u.banned),
@@ -753,6 +757,8 @@ pub struct MyAuction {
 #[template(path = "my_bids.html")]
 struct MyBidsPage {
     layout: Layout,
+    /// Second-chance offers made to the user, newest first.
+    offers: Vec<super::second_chance::OfferView>,
     live: Vec<MyAuction>,
     ended: Vec<MyAuction>,
 }
@@ -793,6 +799,7 @@ pub async fn my_bids(ctx: PageCtx) -> Result<HttpResponse, PageError> {
     ctx.page_with_status(
         StatusCode::OK,
         &MyBidsPage {
+            offers: super::second_chance::my_offers(&ctx, user).await?,
             layout: ctx.layout("My bids", Section::MyBids),
             live,
             ended,

@@ -27,6 +27,7 @@ pub mod csrf;
 pub mod errors;
 pub mod relist;
 pub mod render;
+pub mod second_chance;
 
 use actix_web::{guard, web};
 
@@ -70,6 +71,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(page("/admin/auctions/new").route(get_or_head().to(admin::new_auction_form)))
         .service(page("/admin/auctions/{id}").route(get_or_head().to(admin::auction)))
         .service(page("/admin/auctions/{id}/control").route(web::post().to(admin::control)))
+        .service(
+            page("/admin/auctions/{id}/second-chance").route(web::post().to(second_chance::make)),
+        )
+        .service(page("/auctions/{id}/second-chance").route(web::post().to(second_chance::answer)))
         .service(
             page("/admin/auctions/{id}/relist")
                 .route(get_or_head().to(relist::relist_form))
