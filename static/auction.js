@@ -48,6 +48,7 @@
     status: $("status"),
     countdown: $("countdown"),
     endsAt: $("ends-at"),
+    endsLabel: $("ends-label"),
     reserve: $("reserve-note"),
     extended: $("extended-note"),
     result: $("result"),
@@ -244,8 +245,12 @@
       });
     }
     if (el.endsAt) {
-      el.endsAt.setAttribute("datetime", state.ends_at);
-      el.endsAt.textContent = Gavel.preciseTime(state.ends_at);
+      // Once ended, the actual close time (earlier than the planned end
+      // after a buy now or an admin's close).
+      const end = state.closed_at || state.ends_at;
+      el.endsAt.setAttribute("datetime", end);
+      el.endsAt.textContent = Gavel.preciseTime(end);
+      if (el.endsLabel) el.endsLabel.textContent = state.closed_at ? "Closed at" : "Ends";
     }
 
     const shownStatus = countdown.dataset.status === "scheduled" ? "scheduled" : state.status;
@@ -442,6 +447,9 @@
       state.winner = data.winner || null;
     }
     if (frame.event === "cancelled") state.status = "cancelled";
+    // The closing event's data has no close time of its own: its
+    // server_time is when it was sent, live the moment it closed.
+    if (!isLive() && !state.closed_at) state.closed_at = data.closed_at || data.server_time || null;
     if (frame.event === "extended" || Date.parse(state.ends_at) > Date.parse(previousEnd)) {
       announceExtension(previousEnd);
     }

@@ -74,6 +74,12 @@
       el.dataset.status = data.status;
       el.querySelectorAll("[data-countdown]").forEach(function (countdown) {
         countdown.dataset.endsAt = data.ends_at;
+        // The actual close time: in a snapshot, or the closing event's own
+        // time (its server_time when it reaches us live).
+        const ended = data.status === "closed" || data.status === "cancelled";
+        if (ended && "closedAt" in countdown.dataset && !countdown.dataset.closedAt) {
+          countdown.dataset.closedAt = data.closed_at || data.server_time || "";
+        }
         if (data.starts_at) countdown.dataset.startsAt = data.starts_at;
         // The clock decides between scheduled and open; events only end auctions.
         if (data.status !== "scheduled") countdown.dataset.status = data.status;

@@ -14,5 +14,6 @@ mod helpers;
 mod admin;
 mod bidding;
 mod buy_now;
+mod closed_at;
 mod pages;
 mod standing;

@@ -50,11 +50,18 @@ pub struct AuctionRow {
     pub starts_text: String,
     pub ends_at: String,
     pub ends_text: String,
+    /// When it actually ended (RFC 3339; "" while live).
+    pub closed_at: String,
+    /// `closed_at` for people ("" while live).
+    pub closed_text: String,
     pub remaining_text: String,
     /// The viewer's alias in this auction ("" when anonymous).
     pub my_alias: String,
     pub reserve_met: bool,
     pub has_reserve: bool,
+    /// The last event's `seq` this row shows (a live update older than it
+    /// is not applied again).
+    pub seq: i64,
 }
 
 impl AuctionRow {
@@ -90,10 +97,13 @@ impl AuctionRow {
             starts_text: time_text(auction.rules.starts_at),
             ends_at: rfc3339(auction.state.ends_at),
             ends_text: time_text(auction.state.ends_at),
+            closed_at: auction.state.closed_at.map(rfc3339).unwrap_or_default(),
+            closed_text: auction.state.closed_at.map(time_text).unwrap_or_default(),
             remaining_text: remaining_text(now, target),
             my_alias,
             reserve_met: auction.reserve_met(),
             has_reserve: auction.rules.reserve_price.is_some(),
+            seq: auction.state.seq,
         }
     }
 
@@ -104,6 +114,28 @@ impl AuctionRow {
     pub fn bids_text(&self) -> String {
         plural(self.bid_count, "bid")
     }
+
+    /// "Closed at …" / "Cancelled at …" for an ended auction, from its
+    /// actual close time (or its planned end for one ended without a
+    /// stored close time).
+    pub fn ended_text(&self) -> String {
+        ended_text(self.status, &self.closed_text, &self.ends_text)
+    }
+}
+
+/// "Closed at 27 Nov 2026, 20:31 UTC" (or "Cancelled at …").
+pub fn ended_text(status: &str, closed_text: &str, ends_text: &str) -> String {
+    let when = if closed_text.is_empty() {
+        ends_text
+    } else {
+        closed_text
+    };
+    let verb = if status == "cancelled" {
+        "Cancelled"
+    } else {
+        "Closed"
+    };
+    format!("{verb} at {when}")
 }
 
 /// `3 bids`, `1 bid`.
@@ -197,6 +229,8 @@ struct AuctionPage {
     status_label: &'static str,
     starts_text: String,
     ends_text: String,
+    /// When it actually ended, for people ("" while live).
+    closed_text: String,
     remaining_text: String,
     bids_text: String,
     buy_now_text: String,
@@ -342,10 +376,9 @@ pub async fn show(ctx: PageCtx, id: web::Path<String>) -> Result<HttpResponse, P
     let my_ceiling = viewer_leads.map(|leader| leader.ceiling);
     let history_truncated = after > 0 && (history.len() as i64) < auction.state.bid_count;
 
-    let chart_end = if snapshot.status == "open" {
-        now.min(auction.state.ends_at)
-    } else {
-        auction.state.ends_at.min(now)
+    let chart_end = match auction.state.closed_at {
+        Some(closed) => closed.min(now),
+        None => now.min(auction.state.ends_at),
     };
     let chart = price_chart(
         &points,
@@ -396,6 +429,11 @@ pub async fn show(ctx: PageCtx, id: web::Path<String>) -> Result<HttpResponse, P
         status_label: status_label(snapshot.status),
         starts_text: time_text(auction.rules.starts_at),
         ends_text: precise_time_text(auction.state.ends_at),
+        closed_text: auction
+            .state
+            .closed_at
+            .map(precise_time_text)
+            .unwrap_or_default(),
         remaining_text: remaining_text(now, target),
         bids_text: plural(snapshot.bid_count, "bid"),
         buy_now_text: auction
