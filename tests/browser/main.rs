@@ -15,5 +15,6 @@ mod admin;
 mod bidding;
 mod buy_now;
 mod closed_at;
+mod lists;
 mod pages;
 mod standing;
