@@ -90,6 +90,13 @@
       badge.textContent = standing.charAt(0).toUpperCase() + standing.slice(1);
       badge.className = "badge badge-" + standing;
     });
+    // My maximum stands only while I lead (a refetch brings a new one).
+    if (!mine || data.status !== "open") {
+      el.querySelectorAll('[data-field="my-max"]').forEach(function (cell) {
+        if (cell.textContent !== "—") cell.textContent = "—";
+      });
+      el.dataset.myMax = "";
+    }
     el.dataset.status = data.status;
     el.dataset.seq = String(seq);
     el.querySelectorAll("[data-countdown]").forEach(function (countdown) {
@@ -152,7 +159,7 @@
   function signature(section) {
     const parts = [];
     section.querySelectorAll("[data-live-auction]").forEach(function (el) {
-      parts.push(el.dataset.liveAuction + ":" + el.dataset.status);
+      parts.push(el.dataset.liveAuction + ":" + el.dataset.status + ":" + (el.dataset.myMax || ""));
     });
     section.querySelectorAll(".count, .stat-number, .empty").forEach(function (el) {
       parts.push(el.textContent.trim());

@@ -16,5 +16,6 @@ mod bidding;
 mod buy_now;
 mod closed_at;
 mod lists;
+mod maximum;
 mod pages;
 mod standing;

@@ -766,6 +766,9 @@ pub struct MyAuction {
     /// `leading`, `outbid`, `won`, `lost` or `cancelled`.
     pub standing: &'static str,
     pub standing_text: &'static str,
+    /// My standing maximum while I lead (only I see it; "" otherwise).
+    pub my_max: String,
+    pub my_max_text: String,
 }
 
 #[derive(Template)]
@@ -797,10 +800,19 @@ pub async fn my_bids(ctx: PageCtx) -> Result<HttpResponse, PageError> {
     for record in &records {
         let row = AuctionRow::of(record, Some(user), now);
         let (standing, standing_text) = standing(record, user, row.status);
+        let my_max = record
+            .auction
+            .state
+            .leader
+            .filter(|leader| leader.user == user.id && row.is_live());
         let item = MyAuction {
-            row,
             standing,
             standing_text,
+            my_max: my_max.map(|l| l.ceiling.to_string()).unwrap_or_default(),
+            my_max_text: my_max
+                .map(|l| money(l.ceiling, &record.currency))
+                .unwrap_or_default(),
+            row,
         };
         if item.row.is_live() {
             live.push(item);
