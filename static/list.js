@@ -4,7 +4,8 @@
 // Every element with data-live-auction="ID" (and data-currency,
 // data-status, data-my-alias, data-seq) is kept up to date from the
 // WebSocket; fields inside it are marked with
-// data-field="price|bids|bids-text|leader|reserve|you-lead|standing".
+// data-field="price|bids|bids-text|leader|reserve|reserve-label|you-lead|
+// standing|my-max".
 // Each new event is also announced as a "gavel:auction-changed" DOM event
 // (detail: {id, seq}) for page-specific scripts.
 //
@@ -78,6 +79,12 @@
     setText(el, "bids-text", Gavel.plural(data.bid_count, "bid"));
     setText(el, "leader", data.leader || "—");
     setText(el, "reserve", data.reserve_met ? "met" : "not met");
+    el.querySelectorAll('[data-field="reserve-label"]').forEach(function (label) {
+      const kind = label.dataset.hasReserve !== "true" ? "none" : data.reserve_met ? "met" : "not-met";
+      const text = { none: "No reserve", met: "Reserve met", "not-met": "Reserve not met" }[kind];
+      if (label.textContent !== text) label.textContent = text;
+      label.className = "reserve-label reserve-" + kind;
+    });
     const mine = !!el.dataset.myAlias && data.leader === el.dataset.myAlias;
     el.querySelectorAll('[data-field="you-lead"]').forEach(function (badge) {
       badge.hidden = !mine || data.status === "closed" || data.status === "cancelled";

@@ -16,6 +16,7 @@ mod bidding;
 mod buy_now;
 mod closed_at;
 mod lists;
+mod lot_page;
 mod maximum;
 mod pages;
 mod standing;

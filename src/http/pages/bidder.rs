@@ -24,7 +24,7 @@ use super::render::{
 use crate::auction::view::{rfc3339, Snapshot};
 use crate::auction::BidCommandKind;
 use crate::domain::alias::bidder_alias;
-use crate::domain::{Auction, AuctionId, Money, PublicStatus};
+use crate::domain::{Auction, AuctionId, IncrementTable, Money, PublicStatus};
 use crate::http::bids::place;
 use crate::store::{AuctionRecord, StoredAnswer, User};
 
@@ -113,6 +113,10 @@ impl AuctionRow {
 
     pub fn bids_text(&self) -> String {
         plural(self.bid_count, "bid")
+    }
+
+    pub fn reserve_label(&self) -> &'static str {
+        reserve_label(self.has_reserve, self.reserve_met)
     }
 
     /// "Closed at …" / "Cancelled at …" for an ended auction, from its
@@ -253,11 +257,115 @@ struct AuctionPage {
     my_ceiling_text: String,
     /// Says so when late bids moved the end (also after a reload).
     extended_text: String,
+    /// The next one to three bids (amount for the field, text), from the
+    /// minimum next bid up by the lot's increments.
+    quick_bids: Vec<(String, String)>,
+    /// The lot's increment table, for the page and its script.
+    increments: Vec<IncrementRow>,
+    increments_json: String,
+    /// Whether the lot has a reserve (the amount stays private).
+    has_reserve: bool,
+    /// "Bids in the last 2 minutes extend …" ("" without soft close).
+    soft_close_text: String,
+}
+
+/// One row of a lot's increment table: prices from `from` (inclusive)
+/// up to `to` (inclusive; `None`: and up) step by `increment`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncrementRow {
+    pub from: Money,
+    pub to: Option<Money>,
+    pub increment: Money,
+    /// The same amounts as text (the page's script localizes them).
+    pub from_text: String,
+    pub to_text: String,
+    /// `to + 1`: the bound of a first row ("Below €1.00").
+    pub below: Money,
+    pub below_text: String,
+    pub increment_text: String,
+}
+
+/// How many quick-bid buttons the bid box offers.
+const QUICK_BIDS: usize = 3;
+
+/// The next `QUICK_BIDS` bids from `min_next_bid`, each one increment
+/// above the one before.
+pub fn quick_bid_amounts(auction: &Auction) -> Vec<Money> {
+    let mut amounts = Vec::with_capacity(QUICK_BIDS);
+    let mut amount = auction.min_next_bid();
+    for _ in 0..QUICK_BIDS {
+        amounts.push(amount);
+        amount += auction.rules.increments.increment_at(amount);
+    }
+    amounts
+}
+
+/// The rows of an increment table, as ranges of prices.
+pub fn increment_rows(table: &IncrementTable, currency: &str) -> Vec<IncrementRow> {
+    let mut from: Money = 0;
+    table
+        .steps()
+        .iter()
+        .map(|step| {
+            let increment = step.increment.max(1);
+            let row = IncrementRow {
+                from,
+                to: step.below.map(|below| below - 1),
+                increment,
+                from_text: money(from, currency),
+                to_text: step
+                    .below
+                    .map(|below| money(below - 1, currency))
+                    .unwrap_or_default(),
+                below: step.below.unwrap_or_default(),
+                below_text: step
+                    .below
+                    .map(|below| money(below, currency))
+                    .unwrap_or_default(),
+                increment_text: money(increment, currency),
+            };
+            if let Some(below) = step.below {
+                from = below;
+            }
+            row
+        })
+        .collect()
+}
+
+/// `2 minutes`, `1 minute`, `90 seconds`.
+fn duration_text(secs: i64) -> String {
+    if secs % 60 == 0 {
+        plural(secs / 60, "minute")
+    } else {
+        plural(secs, "second")
+    }
+}
+
+/// The soft-close rule in one sentence ("" without soft close).
+pub fn soft_close_text(extend_window_secs: i64) -> String {
+    if extend_window_secs <= 0 {
+        return String::new();
+    }
+    let window = duration_text(extend_window_secs);
+    format!("Soft close: bids in the last {window} extend the lot to {window} after the bid.")
+}
+
+/// "No reserve", "Reserve met" or "Reserve not met".
+pub fn reserve_label(has_reserve: bool, reserve_met: bool) -> &'static str {
+    match (has_reserve, reserve_met) {
+        (false, _) => "No reserve",
+        (true, true) => "Reserve met",
+        (true, false) => "Reserve not met",
+    }
 }
 
 impl AuctionPage {
     fn is_live(&self) -> bool {
         matches!(self.a.status, "open" | "scheduled")
+    }
+
+    fn reserve_label(&self) -> &'static str {
+        reserve_label(self.has_reserve, self.a.reserve_met)
     }
 
     /// The buy-now box is on the page while the auction is live and has a
@@ -466,6 +574,15 @@ pub async fn show(ctx: PageCtx, id: web::Path<String>) -> Result<HttpResponse, P
         } else {
             String::new()
         },
+        quick_bids: quick_bid_amounts(auction)
+            .into_iter()
+            .map(|amount| (money_input(amount), money(amount, &record.currency)))
+            .collect(),
+        increments: increment_rows(&auction.rules.increments, &record.currency),
+        increments_json: serde_json::to_string(&auction.rules.increments)
+            .unwrap_or_else(|_| "[]".into()),
+        has_reserve: auction.rules.reserve_price.is_some(),
+        soft_close_text: soft_close_text(auction.rules.extend_window_secs),
         snapshot_json,
         points_json,
         my_alias,
@@ -860,6 +977,61 @@ mod tests {
                 at: now,
             })
             .expect("the bid is taken");
+    }
+
+    /// Quick bids start at the minimum next bid and step by the table; a
+    /// bid through one is one the auction takes.
+    #[test]
+    fn quick_bids_step_up_from_the_minimum_by_the_increments() {
+        let now = Utc::now();
+        let mut lot = auction(None, None, now);
+        assert_eq!(quick_bid_amounts(&lot), [1_000, 1_050, 1_100]);
+        bid(&mut lot, 2_450, None, now);
+        // 2,450 + 50 = 2,500, where the step becomes €1.00.
+        assert_eq!(quick_bid_amounts(&lot), [2_500, 2_600, 2_700]);
+        let third = quick_bid_amounts(&lot)[2];
+        bid(&mut lot, third, None, now);
+        assert_eq!(lot.state.price, third);
+    }
+
+    #[test]
+    fn the_increment_table_reads_as_price_ranges() {
+        let rows = increment_rows(&IncrementTable::standard(), "EUR");
+        assert_eq!(rows.len(), 10);
+        assert_eq!(
+            (rows[0].from, rows[0].to, rows[0].increment),
+            (0, Some(99), 5)
+        );
+        assert_eq!((rows[1].from, rows[1].to), (100, Some(499)));
+        assert_eq!(
+            (rows[9].from, rows[9].to, rows[9].increment),
+            (500_000, None, 10_000)
+        );
+        assert_eq!(rows[9].from_text, money(500_000, "EUR"));
+    }
+
+    #[test]
+    fn the_soft_close_rule_says_the_window_in_words() {
+        assert_eq!(soft_close_text(0), "");
+        assert_eq!(
+            soft_close_text(120),
+            "Soft close: bids in the last 2 minutes extend the lot to 2 minutes after the bid."
+        );
+        assert_eq!(
+            soft_close_text(60),
+            "Soft close: bids in the last 1 minute extend the lot to 1 minute after the bid."
+        );
+        assert_eq!(
+            soft_close_text(90),
+            "Soft close: bids in the last 90 seconds extend the lot to 90 seconds after the bid."
+        );
+    }
+
+    #[test]
+    fn the_reserve_label_never_names_the_amount() {
+        assert_eq!(reserve_label(false, true), "No reserve");
+        assert_eq!(reserve_label(true, false), "Reserve not met");
+        assert_eq!(reserve_label(true, true), "Reserve met");
     }
 
     /// The page offers buy now exactly when the auction would take it.
