@@ -19,6 +19,8 @@ use crate::domain::{
 };
 
 /// Rows per multi-row INSERT, well under both backends' bind limits.
+mod watchlist;
+
 const ROWS_PER_INSERT: usize = 400;
 /// Bind parameters one PostgreSQL statement may carry (the protocol's limit
 /// is 65,535).
@@ -673,6 +675,32 @@ fn note_from_row(row: &AnyRow) -> StoreResult<StoredNote> {
 
 #[async_trait]
 impl Store for SqlStore {
+    async fn set_watching(
+        &self,
+        user: UserId,
+        auction: AuctionId,
+        watching: bool,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        watchlist::set_watching(&self.pool, user, auction, watching, at).await
+    }
+
+    async fn watched_by(&self, user: UserId) -> StoreResult<Vec<AuctionRecord>> {
+        watchlist::watched_by(&self.pool, user).await
+    }
+
+    async fn watcher_counts(&self, auctions: &[AuctionId]) -> StoreResult<HashMap<AuctionId, i64>> {
+        watchlist::watcher_counts(&self.pool, auctions).await
+    }
+
+    async fn watching_among(
+        &self,
+        user: UserId,
+        auctions: &[AuctionId],
+    ) -> StoreResult<HashSet<AuctionId>> {
+        watchlist::watching_among(&self.pool, user, auctions).await
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1")
             .execute(&self.pool)

@@ -122,6 +122,9 @@ timed_store! {
         has_bid_requests(auction: AuctionId) -> bool;
         banned_among(users: &[UserId]) -> HashSet<UserId>;
         audit_log(limit: i64) -> Vec<AuditEntry>;
+        watched_by(user: UserId) -> Vec<AuctionRecord>;
+        watcher_counts(auctions: &[AuctionId]) -> HashMap<AuctionId, i64>;
+        watching_among(user: UserId, auctions: &[AuctionId]) -> HashSet<AuctionId>;
     }
     writes {
         create_user(user: &NewUser) -> User;
@@ -135,6 +138,7 @@ timed_store! {
         commit_batch(batch: &CommitBatch) -> ();
         claim_auction(auction: AuctionId, epoch: i64) -> bool;
         record_audit(entry: &AuditEntry) -> ();
+        set_watching(user: UserId, auction: AuctionId, watching: bool, at: DateTime<Utc>) -> ();
     }
 }
 

@@ -20,3 +20,4 @@ mod lot_page;
 mod maximum;
 mod pages;
 mod standing;
+mod watchlist;

@@ -62,6 +62,11 @@ pub struct AuctionRow {
     /// The last event's `seq` this row shows (a live update older than it
     /// is not applied again).
     pub seq: i64,
+    /// Whether the viewer can watch it (signed in; see `watchlist::mark`),
+    /// whether they do, and how many users watch it.
+    pub can_watch: bool,
+    pub watching: bool,
+    pub watchers: i64,
 }
 
 impl AuctionRow {
@@ -104,6 +109,9 @@ impl AuctionRow {
             reserve_met: auction.reserve_met(),
             has_reserve: auction.rules.reserve_price.is_some(),
             seq: auction.state.seq,
+            can_watch: false,
+            watching: false,
+            watchers: 0,
         }
     }
 
@@ -117,6 +125,11 @@ impl AuctionRow {
 
     pub fn reserve_label(&self) -> &'static str {
         reserve_label(self.has_reserve, self.reserve_met)
+    }
+
+    /// `3 watchers`.
+    pub fn watchers_text(&self) -> String {
+        plural(self.watchers, "watcher")
     }
 
     /// "Closed at …" / "Cancelled at …" for an ended auction, from its
@@ -181,16 +194,20 @@ pub async fn index(ctx: PageCtx) -> Result<HttpResponse, PageError> {
         .list_auctions(Some(PublicStatus::Scheduled), now, LIST_LIMIT)
         .await?;
     let viewer = ctx.user.as_ref();
+    let mut open: Vec<AuctionRow> = open
+        .iter()
+        .map(|r| AuctionRow::of(r, viewer, now))
+        .collect();
+    let mut upcoming: Vec<AuctionRow> = upcoming
+        .iter()
+        .map(|r| AuctionRow::of(r, viewer, now))
+        .collect();
+    super::watchlist::mark(&ctx, viewer, &mut open).await?;
+    super::watchlist::mark(&ctx, viewer, &mut upcoming).await?;
     ctx.page(&IndexPage {
         layout: ctx.layout("Auctions", Section::Auctions),
-        open: open
-            .iter()
-            .map(|r| AuctionRow::of(r, viewer, now))
-            .collect(),
-        upcoming: upcoming
-            .iter()
-            .map(|r| AuctionRow::of(r, viewer, now))
-            .collect(),
+        open,
+        upcoming,
     })
 }
 
@@ -267,6 +284,8 @@ struct AuctionPage {
     has_reserve: bool,
     /// "Bids in the last 2 minutes extend …" ("" without soft close).
     soft_close_text: String,
+    /// This lot as a list row, for the watch button and watcher count.
+    row: AuctionRow,
 }
 
 /// One row of a lot's increment table: prices from `from` (inclusive)
@@ -526,7 +545,11 @@ pub async fn show(ctx: PageCtx, id: web::Path<String>) -> Result<HttpResponse, P
     } else {
         auction.state.ends_at
     };
+    let mut rows = [AuctionRow::of(&record, ctx.user.as_ref(), now)];
+    super::watchlist::mark(&ctx, ctx.user.as_ref(), &mut rows).await?;
+    let [row] = rows;
     let page = AuctionPage {
+        row,
         layout,
         signed_in: ctx.user.is_some(),
         banned: ctx.user.as_ref().is_some_and(|u| u.banned),

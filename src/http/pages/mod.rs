@@ -26,6 +26,7 @@ pub mod context;
 pub mod csrf;
 pub mod errors;
 pub mod render;
+pub mod watchlist;
 
 use actix_web::{guard, web};
 
@@ -53,6 +54,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(page("/auctions/{id}/bid").route(web::post().to(bidder::bid)))
         .service(page("/auctions/{id}/buy-now").route(web::post().to(bidder::buy_now)))
         .service(page("/me/bids").route(get_or_head().to(bidder::my_bids)))
+        .service(page("/me/watching").route(get_or_head().to(watchlist::watching)))
+        .service(page("/auctions/{id}/watch").route(web::post().to(watchlist::watch)))
         .service(
             page("/register")
                 .route(get_or_head().to(auth::register_form))
