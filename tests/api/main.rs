@@ -24,3 +24,4 @@ mod ops;
 mod record;
 mod security_inputs;
 mod store_fence;
+mod store_watchlist;
