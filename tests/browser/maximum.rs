@@ -94,7 +94,7 @@ async fn a_bidder_sees_and_raises_their_own_maximum_and_nobody_else_sees_it() {
     page.click("#bid-confirm-yes").await;
     page.wait_for_text("#my-max", "the new maximum", |t| t == "€120.00")
         .await;
-    list.wait_for(&"My bids to show €120.00".to_string(), || async {
+    list.wait_for("My bids to show €120.00", || async {
         (my_max_on_my_bids(&list, &id).await == "€120.00").then_some(())
     })
     .await;
@@ -131,7 +131,7 @@ async fn a_bidder_sees_and_raises_their_own_maximum_and_nobody_else_sees_it() {
 
     // Ben outbids her maximum: her My bids row no longer shows one.
     app.bid(&ben, &id, 15000).await;
-    list.wait_for(&"the maximum to go".to_string(), || async {
+    list.wait_for("the maximum to go", || async {
         (my_max_on_my_bids(&list, &id).await == "—").then_some(())
     })
     .await;

@@ -117,7 +117,7 @@ async fn bidders_watch_and_unwatch_lots_and_everyone_sees_how_many_watch() {
         .send()
         .await
         .expect("closed");
-    ann.wait_for(&"the closed lot under Ended".to_string(), || async {
+    ann.wait_for("the closed lot under Ended", || async {
         ann.exists(&format!(
             "[data-live-list='watch-ended'] [data-live-auction='{second}']"
         ))
@@ -128,7 +128,7 @@ async fn bidders_watch_and_unwatch_lots_and_everyone_sees_how_many_watch() {
 
     // Unwatching from the Watching page removes it there.
     ann.click(&card(&first, "[data-watch-button]")).await;
-    ann.wait_for(&"the unwatched lot to go".to_string(), || async {
+    ann.wait_for("the unwatched lot to go", || async {
         (!ann.exists(&card(&first, "")).await).then_some(())
     })
     .await;
