@@ -65,7 +65,10 @@ async fn the_front_page_adds_new_lots_and_moves_started_and_closed_ones_live() {
         .create_auction(auction("Copper kettle", 1500, Duration::hours(1)))
         .await;
     wait_shows(&browser, "open", &second, true).await;
-    assert_eq!(browser.text("[data-live-list='open'] .count").await, "2");
+    assert_eq!(
+        browser.text_now("[data-live-list='open'] .count").await,
+        "2"
+    );
     app.register("ivo").await;
     app.register("jan").await;
     let ivo = app.token("ivo", crate::helpers::PASSWORD).await;
@@ -93,7 +96,10 @@ async fn the_front_page_adds_new_lots_and_moves_started_and_closed_ones_live() {
     // A lot closed early leaves "Open now" at once.
     close(&app, &first).await;
     wait_shows(&browser, "open", &first, false).await;
-    assert_eq!(browser.text("[data-live-list='open'] .count").await, "2");
+    assert_eq!(
+        browser.text_now("[data-live-list='open'] .count").await,
+        "2"
+    );
     // All of it without a reload.
     assert_eq!(
         browser.eval("return window.__sameDocument;").await,
@@ -129,14 +135,14 @@ async fn the_admin_dashboard_adds_new_lots_and_moves_closed_ones_live() {
     wait_shows(&browser, "closed", &id, true).await;
     assert!(!shows(&browser, "open", &id).await);
     let time = browser
-        .text(&format!(
+        .text_now(&format!(
             "[data-live-list='closed'] [data-live-auction='{id}'] [data-countdown]"
         ))
         .await;
     assert!(time.starts_with("Closed at "), "{time}");
     assert_eq!(
         browser
-            .text("[data-live-list='stats'] a[href='#closed-heading'] .stat-number")
+            .text_now("[data-live-list='stats'] a[href='#closed-heading'] .stat-number")
             .await,
         "1"
     );

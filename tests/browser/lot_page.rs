@@ -118,8 +118,8 @@ async fn the_reserve_label_follows_the_price_and_says_why_it_jumped_and_soft_clo
     list.goto(&app.url("/")).await;
     wait_live(&list).await;
     let label = |lot: &str| format!("[data-live-auction='{lot}'] [data-field='reserve-label']");
-    assert_eq!(list.text(&label(&id)).await, "Reserve not met");
-    assert_eq!(list.text(&label(&plain)).await, "No reserve");
+    assert_eq!(list.text_now(&label(&id)).await, "Reserve not met");
+    assert_eq!(list.text_now(&label(&plain)).await, "No reserve");
 
     // Ann bids €10.00 with a maximum above the reserve: the price goes
     // straight to the reserve, and both pages say so at once.

@@ -46,7 +46,7 @@ async fn sse_objects(app: &TestApp, id: &str) -> Vec<Value> {
 
 async fn my_max_on_my_bids(browser: &Browser, id: &str) -> String {
     browser
-        .text(&format!("[data-live-auction='{id}'] [data-field='my-max']"))
+        .text_now(&format!("[data-live-auction='{id}'] [data-field='my-max']"))
         .await
 }
 

@@ -14,7 +14,7 @@ fn words(text: &str) -> String {
 }
 
 async fn button_text(browser: &Browser, css: &str) -> String {
-    words(&browser.text(css).await)
+    words(&browser.text_now(css).await)
 }
 
 fn card(id: &str, css: &str) -> String {
