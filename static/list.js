@@ -180,6 +180,8 @@
     const focused = document.activeElement;
     const focusHref = focused && section.contains(focused) ? focused.getAttribute("href") : null;
     section.innerHTML = fresh.innerHTML;
+    // For the browser tests: sections swapped so far (steady lists swap none).
+    Gavel.listSwaps = (Gavel.listSwaps || 0) + 1;
     Gavel.localize(section);
     section.querySelectorAll("[data-countdown]").forEach(function (countdown) {
       Gavel.updateCountdown(countdown, Gavel.serverNow());

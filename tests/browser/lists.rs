@@ -100,10 +100,19 @@ async fn the_front_page_adds_new_lots_and_moves_started_and_closed_ones_live() {
         browser.text_now("[data-live-list='open'] .count").await,
         "2"
     );
-    // All of it without a reload.
+    // All of it without a reload; once settled, refetches swap nothing.
     assert_eq!(
         browser.eval("return window.__sameDocument;").await,
         json!(12)
+    );
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let swaps = browser.eval("return window.Gavel.listSwaps || 0;").await;
+    assert!(swaps.as_i64().is_some_and(|n| n >= 3), "{swaps}");
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    assert_eq!(
+        browser.eval("return window.Gavel.listSwaps || 0;").await,
+        swaps,
+        "a steady list is not swapped again"
     );
     let phone = driver.browser_sized(390, 844).await;
     phone.goto(&app.url("/")).await;

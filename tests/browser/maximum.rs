@@ -99,6 +99,14 @@ async fn a_bidder_sees_and_raises_their_own_maximum_and_nobody_else_sees_it() {
     })
     .await;
 
+    // Settled, My bids is not swapped again and again.
+    let swaps = list.eval("return window.Gavel.listSwaps || 0;").await;
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    assert_eq!(
+        list.eval("return window.Gavel.listSwaps || 0;").await,
+        swaps
+    );
+
     // Another bidder's page never carries it, nor does the public API.
     let other = driver.browser().await;
     log_in(&other, &app, "ben", PASSWORD, &path).await;
