@@ -141,6 +141,9 @@ async fn the_reserve_label_follows_the_price_and_says_why_it_jumped_and_soft_clo
     list.wait_for_text(&label(&id), "met", |t| t == "Reserve met")
         .await;
     watcher.screenshot("lot-reserve-met").await;
+    // A reload still says why.
+    watcher.goto(&app.url(&path)).await;
+    assert_eq!(watcher.text("#reserve-jump").await, why);
 
     // The rule is for live lots only.
     let admin = app.admin_token().await;

@@ -26,7 +26,7 @@ use crate::auction::BidCommandKind;
 use crate::domain::alias::bidder_alias;
 use crate::domain::{Auction, AuctionId, IncrementTable, Money, PublicStatus};
 use crate::http::bids::place;
-use crate::store::{AuctionRecord, StoredAnswer, User};
+use crate::store::{AuctionRecord, StoredAnswer, StoredEvent, User};
 
 /// Most auctions per section of the front page.
 const LIST_LIMIT: i64 = 200;
@@ -286,6 +286,10 @@ struct AuctionPage {
     soft_close_text: String,
     /// This lot as a list row, for the watch button and watcher count.
     row: AuctionRow,
+    /// The reserve when the price went straight to it (the page says why,
+    /// also after a reload), and that amount as text.
+    reserve_jump: Option<Money>,
+    reserve_jump_text: String,
 }
 
 /// One row of a lot's increment table: prices from `from` (inclusive)
@@ -367,6 +371,20 @@ pub fn soft_close_text(extend_window_secs: i64) -> String {
     }
     let window = duration_text(extend_window_secs);
     format!("Soft close: bids in the last {window} extend the lot to {window} after the bid.")
+}
+
+/// Why the price is at the reserve, when a bid went straight to it: a bid
+/// event at exactly the reserve whose bidder asked for less (their maximum
+/// reached the reserve, rule 7): the reserve, or `None`. It is the price
+/// of a public event, so nothing private is told.
+pub fn reserve_jump(auction: &Auction, events: &[StoredEvent]) -> Option<Money> {
+    let reserve = auction.rules.reserve_price?;
+    let jumped = events.iter().any(|event| {
+        event.amount == Some(reserve)
+            && event.bid_kind.as_deref() == Some("bid")
+            && event.req_amount.is_some_and(|asked| asked < reserve)
+    });
+    jumped.then_some(reserve)
 }
 
 /// "No reserve", "Reserve met" or "Reserve not met".
@@ -550,6 +568,10 @@ pub async fn show(ctx: PageCtx, id: web::Path<String>) -> Result<HttpResponse, P
     let [row] = rows;
     let page = AuctionPage {
         row,
+        reserve_jump: reserve_jump(auction, &events),
+        reserve_jump_text: reserve_jump(auction, &events)
+            .map(|reserve| money(reserve, &record.currency))
+            .unwrap_or_default(),
         layout,
         signed_in: ctx.user.is_some(),
         banned: ctx.user.as_ref().is_some_and(|u| u.banned),
