@@ -1073,6 +1073,47 @@ mod tests {
     }
 
     #[test]
+    fn a_jump_to_the_reserve_is_a_bid_at_it_asked_lower() {
+        let now = Utc::now();
+        let event = |amount: Money, kind: &str, asked: Option<Money>| StoredEvent {
+            seq: 1,
+            name: "bid".into(),
+            at: now,
+            bidder: Some(UserId::new_v4()),
+            amount: Some(amount),
+            bid_kind: Some(kind.into()),
+            ceiling: Some(9_000),
+            req_amount: asked,
+            req_max: Some(9_000),
+            hash: None,
+            data: "{}".into(),
+        };
+        let lot = auction(Some(5_000), None, now);
+        // Asked €10.00 with a maximum above the reserve: placed at it.
+        assert_eq!(
+            reserve_jump(&lot, &[event(5_000, "bid", Some(1_000))]),
+            Some(5_000)
+        );
+        // Bid the reserve itself, or an automatic bid there: no jump.
+        assert_eq!(
+            reserve_jump(&lot, &[event(5_000, "bid", Some(5_000))]),
+            None
+        );
+        assert_eq!(
+            reserve_jump(&lot, &[event(5_000, "auto", Some(1_000))]),
+            None
+        );
+        // Rows from before req_amount was stored say nothing.
+        assert_eq!(reserve_jump(&lot, &[event(5_000, "bid", None)]), None);
+        // No reserve, no jump.
+        let plain = auction(None, None, now);
+        assert_eq!(
+            reserve_jump(&plain, &[event(5_000, "bid", Some(1_000))]),
+            None
+        );
+    }
+
+    #[test]
     fn the_reserve_label_never_names_the_amount() {
         assert_eq!(reserve_label(false, true), "No reserve");
         assert_eq!(reserve_label(true, false), "Reserve not met");
