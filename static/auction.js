@@ -28,6 +28,15 @@
   let iBid = root.dataset.iBid === "true";
   let myCeiling = root.dataset.myCeiling ? Number(root.dataset.myCeiling) : null;
   const baseTitle = document.title;
+  // Whether the lot has a reserve (its amount stays private), and its
+  // increment table ([{below, increment}], the last row unbounded).
+  const hasReserve = root.dataset.hasReserve === "true";
+  let increments = [];
+  try {
+    increments = JSON.parse(root.dataset.increments || "[]");
+  } catch (_) {
+    increments = [];
+  }
 
   const $ = function (id) {
     return document.getElementById(id);
@@ -48,6 +57,7 @@
     status: $("status"),
     countdown: $("countdown"),
     endsAt: $("ends-at"),
+    endsLabel: $("ends-label"),
     reserve: $("reserve-note"),
     extended: $("extended-note"),
     result: $("result"),
@@ -79,6 +89,10 @@
     historyBody: $("history-body"),
     historyEmpty: $("history-empty"),
     chart: $("price-chart"),
+    reserveLabel: $("reserve-label"),
+    reserveJump: $("reserve-jump"),
+    softCloseRule: $("soft-close-rule"),
+    quickBids: $("quick-bids"),
   };
 
   const STATUS_LABEL = { scheduled: "Starting soon", open: "Open", closed: "Closed", cancelled: "Cancelled" };
@@ -105,6 +119,50 @@
         : "Sold to " + state.winner + " for " + money(state.current_price) + ".";
     }
     return state.bid_count > 0 ? "Not sold: the reserve was not met." : "Not sold: there were no bids.";
+  }
+
+  /** The increment at `price`, as the server's IncrementTable::increment_at. */
+  function incrementAt(price) {
+    for (let i = 0; i < increments.length; i++) {
+      const step = increments[i];
+      if (step.below === null || step.below === undefined || price < step.below) {
+        return Math.max(1, step.increment);
+      }
+    }
+    return increments.length ? Math.max(1, increments[increments.length - 1].increment) : 1;
+  }
+
+  /** The next three bids: the minimum, then one increment up each. */
+  function quickAmounts() {
+    const amounts = [];
+    let amount = state.min_next_bid;
+    for (let i = 0; i < 3; i++) {
+      amounts.push(amount);
+      amount += incrementAt(amount);
+    }
+    return amounts;
+  }
+
+  function renderReserve() {
+    if (!el.reserveLabel) return;
+    const kind = !hasReserve ? "none" : state.reserve_met ? "met" : "not-met";
+    const text = { none: "No reserve", met: "Reserve met", "not-met": "Reserve not met" }[kind];
+    if (el.reserveLabel.textContent !== text) el.reserveLabel.textContent = text;
+    el.reserveLabel.className = "reserve-label reserve-" + kind;
+  }
+
+  function renderQuickBids() {
+    if (!el.quickBids) return;
+    el.quickBids.hidden = !isLive() || leading();
+    const disabled = !el.review || el.review.disabled;
+    const amounts = quickAmounts();
+    el.quickBids.querySelectorAll("[data-quick-bid]").forEach(function (button, i) {
+      if (i >= amounts.length) return;
+      const text = money(amounts[i]);
+      if (button.textContent !== text) button.textContent = text;
+      button.dataset.quickBid = Gavel.moneyInput(amounts[i]);
+      button.disabled = disabled;
+    });
   }
 
   function leading() {
@@ -245,8 +303,12 @@
       });
     }
     if (el.endsAt) {
-      el.endsAt.setAttribute("datetime", state.ends_at);
-      el.endsAt.textContent = Gavel.preciseTime(state.ends_at);
+      // Once ended, the actual close time (earlier than the planned end
+      // after a buy now or an admin's close).
+      const end = state.closed_at || state.ends_at;
+      el.endsAt.setAttribute("datetime", end);
+      el.endsAt.textContent = Gavel.preciseTime(end);
+      if (el.endsLabel) el.endsLabel.textContent = state.closed_at ? "Closed at" : "Ends";
     }
 
     const shownStatus = countdown.dataset.status === "scheduled" ? "scheduled" : state.status;
@@ -269,6 +331,11 @@
     updateBidAvailability();
     renderStanding();
     renderBidMode();
+    renderReserve();
+    renderQuickBids();
+    if (el.softCloseRule) {
+      el.softCloseRule.hidden = !isLive() || el.softCloseRule.textContent.trim() === "";
+    }
     rendered = true;
   }
 
@@ -468,6 +535,7 @@
     if (frame.seq <= state.seq) return; // seen already (replay overlap)
     const data = frame.data || {};
     const previousEnd = state.ends_at;
+    const before = { reserveMet: state.reserve_met, minNext: state.min_next_bid };
     state.seq = frame.seq;
     ["current_price", "min_next_bid", "bid_count", "leader", "ends_at", "status", "reserve_met"].forEach(function (key) {
       if (key in data) state[key] = data[key];
@@ -483,6 +551,17 @@
     }
     if (frame.event === "cancelled") state.status = "cancelled";
     if (frame.event === "voided" && data.voided) strikeVoided(frame.seq, data.voided.seqs || []);
+    // A maximum at or above the reserve takes the price straight to it.
+    if (frame.event === "bid" && hasReserve && !before.reserveMet && state.reserve_met &&
+        data.bid && data.bid.amount > before.minNext && el.reserveJump) {
+      el.reserveJump.textContent = "Reserve met at " + money(state.current_price) +
+        ". The price jumped because a bidder's maximum reached the reserve: " +
+        "Gavel then bids the reserve at once, never less.";
+      el.reserveJump.hidden = false;
+    }
+    // The closing event's data has no close time of its own: its
+    // server_time is when it was sent, live the moment it closed.
+    if (!isLive() && !state.closed_at) state.closed_at = data.closed_at || data.server_time || null;
     if (frame.event === "extended" || Date.parse(state.ends_at) > Date.parse(previousEnd)) {
       announceExtension(previousEnd);
     }
@@ -851,6 +930,19 @@
     el.yes.addEventListener("click", function () {
       if (planned) placeBid(planned);
     });
+    // A quick bid fills the form with its amount and asks to confirm.
+    if (el.quickBids) {
+      el.quickBids.addEventListener("click", function (event) {
+        const button = event.target.closest("[data-quick-bid]");
+        if (!button || button.disabled) return;
+        el.amount.value = button.dataset.quickBid;
+        amountEdited = true;
+        el.max.value = "";
+        showFormError("");
+        if (typeof el.form.requestSubmit === "function") el.form.requestSubmit();
+        else el.form.dispatchEvent(new Event("submit", { cancelable: true }));
+      });
+    }
     el.no.addEventListener("click", function () {
       hideConfirmation(true);
     });

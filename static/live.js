@@ -202,10 +202,13 @@
     const ends = Date.parse(el.dataset.endsAt);
     let text;
     let remaining = null;
+    // Lists carry the actual close time (data-closed-at); the lot page
+    // shows it in its facts instead.
+    const closedAt = el.dataset.closedAt;
     if (status === "cancelled") {
-      text = "Cancelled";
+      text = closedAt ? "Cancelled at " + Gavel.localTime(closedAt) : "Cancelled";
     } else if (status === "closed") {
-      text = "Ended";
+      text = closedAt ? "Closed at " + Gavel.localTime(closedAt) : "Ended";
     } else if (now < starts) {
       remaining = starts - now;
       text = "Starts in " + Gavel.remainingText(remaining);

@@ -49,6 +49,10 @@ pub struct Snapshot {
     pub starts_at: String,
     /// The current end; soft close moves it.
     pub ends_at: String,
+    /// When the auction actually ended (closed, withdrawn, cancelled); null
+    /// while live. Before `ends_at` when it ended early (buy now, an
+    /// admin's close).
+    pub closed_at: Option<String>,
     /// The soft-close window in seconds; 0 = none.
     pub extend_window_secs: i64,
     /// The last event's `seq` (0 before any event).
@@ -84,6 +88,7 @@ impl Snapshot {
             buy_now_price: auction.rules.buy_now_price,
             starts_at: rfc3339(auction.rules.starts_at),
             ends_at: rfc3339(auction.state.ends_at),
+            closed_at: auction.state.closed_at.map(rfc3339),
             extend_window_secs: auction.rules.extend_window_secs,
             seq: auction.state.seq,
             server_time: rfc3339(now),

@@ -78,6 +78,10 @@ pub struct AuctionState {
     /// `auction_paused`; resuming moves the end by the paused time).
     #[serde(default)]
     pub paused_at: Option<DateTime<Utc>>,
+    /// When the auction actually ended (closed, withdrawn or cancelled):
+    /// before `ends_at` when it ended early. `None` while live.
+    #[serde(default)]
+    pub closed_at: Option<DateTime<Utc>>,
 }
 
 /// An auction's rules and state together: the unit the engine decides on.
@@ -300,6 +304,7 @@ impl Auction {
                 ends_at,
                 winner: None,
                 paused_at: None,
+                closed_at: None,
             },
             initial_ends_at: ends_at,
             barred: BTreeSet::new(),
@@ -706,10 +711,12 @@ impl Auction {
                         state.status = AuctionStatus::Closed;
                         state.winner = *winner;
                         state.paused_at = None;
+                        state.closed_at = Some(event.at);
                     }
                     EventKind::Cancelled => {
                         state.status = AuctionStatus::Cancelled;
                         state.winner = None;
+                        state.closed_at = Some(event.at);
                     }
                     EventKind::Voided { .. } => {}
                     EventKind::Paused => state.paused_at = Some(event.at),
@@ -722,6 +729,7 @@ impl Auction {
                         state.status = AuctionStatus::Closed;
                         state.winner = None;
                         state.paused_at = None;
+                        state.closed_at = Some(event.at);
                     }
                     EventKind::Repriced {
                         price,

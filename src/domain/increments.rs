@@ -50,6 +50,11 @@ impl IncrementTable {
         Self { steps }
     }
 
+    /// The rows, in order (the last one unbounded).
+    pub fn steps(&self) -> &[IncrementStep] {
+        &self.steps
+    }
+
     /// The increment that applies at `price`.
     pub fn increment_at(&self, price: Money) -> Money {
         self.steps

@@ -185,6 +185,26 @@ pub trait Store: Send + Sync + 'static {
 
     // --- audit ---
     async fn record_audit(&self, entry: &AuditEntry) -> StoreResult<()>;
+
+    // The watchlist (migration 0006).
+    /// Watches (`watching`) or unwatches a lot; idempotent.
+    async fn set_watching(
+        &self,
+        user: UserId,
+        auction: AuctionId,
+        watching: bool,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// The lots `user` watches, soonest end first.
+    async fn watched_by(&self, user: UserId) -> StoreResult<Vec<AuctionRecord>>;
+    /// How many users watch each lot (absent: none).
+    async fn watcher_counts(&self, auctions: &[AuctionId]) -> StoreResult<HashMap<AuctionId, i64>>;
+    /// Which of `auctions` `user` watches.
+    async fn watching_among(
+        &self,
+        user: UserId,
+        auctions: &[AuctionId],
+    ) -> StoreResult<HashSet<AuctionId>>;
     /// The newest `limit` audit entries that match `filter`, newest first.
     async fn audit_log(&self, filter: &AuditFilter, limit: i64) -> StoreResult<Vec<AuditRecord>>;
 }

@@ -19,6 +19,8 @@ use crate::domain::{
 };
 
 /// Rows per multi-row INSERT, well under both backends' bind limits.
+mod watchlist;
+
 const ROWS_PER_INSERT: usize = 400;
 /// Bind parameters one PostgreSQL statement may carry (the protocol's limit
 /// is 65,535).
@@ -351,10 +353,10 @@ impl SqlStore {
         let mut sql = String::from(
             "WITH moved AS (UPDATE auctions SET status = $1, price = $2, leader_id = $3, \
              leader_ceiling = $4, bid_count = $5, seq = $6, ends_at = $7, winner_id = $8, \
-             epoch = $9, updated_at = $10, barred = $13, head_hash = $14, paused_at = $15 \
+             epoch = $9, updated_at = $10, barred = $13, head_hash = $14, paused_at = $15, closed_at = $16 \
              WHERE id = $11 AND seq = $12 AND epoch <= $9 RETURNING id)",
         );
-        let mut next = 16;
+        let mut next = 17;
         if !batch.events.is_empty() {
             sql.push_str(&format!(
                 ", new_events AS (INSERT INTO auction_events ({EVENT_INSERT_COLUMNS}) \
@@ -484,6 +486,7 @@ fn insert_auction(
         ))
         .bind(record.head_hash.as_str())
         .bind(auction.state.paused_at.map(ms))
+        .bind(auction.state.closed_at.map(ms))
         .bind(ms(record.created_at)))
 }
 
@@ -491,7 +494,7 @@ fn insert_auction(
 static INSERT_AUCTION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
         "INSERT INTO auctions ({AUCTION_COLUMNS}, updated_at) VALUES ({})",
-        placeholders(1, 26)
+        placeholders(1, 27)
     )
 });
 
@@ -590,7 +593,7 @@ fn parse_barred(text: &str) -> StoreResult<std::collections::BTreeSet<UserId>> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("barred: {e}")))
 }
 
-/// Binds `$1..=$15` of the fenced auction-row UPDATE of a batch.
+/// Binds `$1..=$16` of the fenced auction-row UPDATE of a batch.
 fn bind_row_update<'q>(
     query: AnyQuery<'q>,
     batch: &'q CommitBatch,
@@ -614,6 +617,7 @@ fn bind_row_update<'q>(
         .bind(barred)
         .bind(batch.head_hash.as_str())
         .bind(state.paused_at.map(ms))
+        .bind(state.closed_at.map(ms))
 }
 
 /// Binds one `auction_events` row (12 values).
@@ -682,7 +686,7 @@ fn user_from_row(row: &AnyRow) -> StoreResult<User> {
 const AUCTION_COLUMNS: &str = "id, title, description, currency, starting_price, reserve_price, \
      buy_now_price, starts_at, ends_at, extend_window_secs, increments, status, price, leader_id, \
      leader_ceiling, bid_count, seq, winner_id, epoch, created_by, created_at, initial_ends_at, \
-     barred, head_hash, paused_at";
+     barred, head_hash, paused_at, closed_at";
 
 fn status_text(status: AuctionStatus) -> &'static str {
     match status {
@@ -727,6 +731,9 @@ fn auction_from_row(row: &AnyRow) -> StoreResult<AuctionRecord> {
         ends_at: from_ms(get(row, "ends_at")?)?,
         winner: parse_opt_id(get(row, "winner_id")?)?,
         paused_at: get::<Option<i64>>(row, "paused_at")?
+            .map(from_ms)
+            .transpose()?,
+        closed_at: get::<Option<i64>>(row, "closed_at")?
             .map(from_ms)
             .transpose()?,
     };
@@ -786,6 +793,32 @@ fn note_from_row(row: &AnyRow) -> StoreResult<StoredNote> {
 
 #[async_trait]
 impl Store for SqlStore {
+    async fn set_watching(
+        &self,
+        user: UserId,
+        auction: AuctionId,
+        watching: bool,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        watchlist::set_watching(&self.pool, user, auction, watching, at).await
+    }
+
+    async fn watched_by(&self, user: UserId) -> StoreResult<Vec<AuctionRecord>> {
+        watchlist::watched_by(&self.pool, user).await
+    }
+
+    async fn watcher_counts(&self, auctions: &[AuctionId]) -> StoreResult<HashMap<AuctionId, i64>> {
+        watchlist::watcher_counts(&self.pool, auctions).await
+    }
+
+    async fn watching_among(
+        &self,
+        user: UserId,
+        auctions: &[AuctionId],
+    ) -> StoreResult<HashSet<AuctionId>> {
+        watchlist::watching_among(&self.pool, user, auctions).await
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1")
             .execute(&self.pool)
@@ -1377,7 +1410,7 @@ impl Store for SqlStore {
         let update = sqlx::query(
             "UPDATE auctions SET status = $1, price = $2, leader_id = $3, leader_ceiling = $4, \
              bid_count = $5, seq = $6, ends_at = $7, winner_id = $8, epoch = $9, updated_at = $10, \
-             barred = $13, head_hash = $14, paused_at = $15 \
+             barred = $13, head_hash = $14, paused_at = $15, closed_at = $16 \
              WHERE id = $11 AND seq = $12 AND epoch <= $9",
         );
         let barred = barred_text(&batch.barred);

@@ -126,6 +126,9 @@ timed_store! {
         relist_links(id: AuctionId) -> RelistLinks;
         offer(auction: AuctionId) -> Option<SecondChanceOffer>;
         offers_for(user: UserId) -> Vec<SecondChanceOffer>;
+        watched_by(user: UserId) -> Vec<AuctionRecord>;
+        watcher_counts(auctions: &[AuctionId]) -> HashMap<AuctionId, i64>;
+        watching_among(user: UserId, auctions: &[AuctionId]) -> HashSet<AuctionId>;
     }
     writes {
         create_user(user: &NewUser) -> User;
@@ -142,6 +145,7 @@ timed_store! {
         relist_auction(record: &AuctionRecord, from: AuctionId, by: UserId) -> RelistOutcome;
         create_offer(offer: &SecondChanceOffer) -> bool;
         decide_offer(auction: AuctionId, user: UserId, accept: bool, now: DateTime<Utc>) -> bool;
+        set_watching(user: UserId, auction: AuctionId, watching: bool, at: DateTime<Utc>) -> ();
     }
 }
 

@@ -56,10 +56,19 @@ async fn an_auction_with_a_met_reserve_closes_on_time_with_the_leader_as_winner(
     assert_eq!(open["status"], "open");
     assert_eq!(open["reserve_met"], true, "{open}");
     assert_eq!(open["winner"], Value::Null);
+    assert_eq!(open["closed_at"], Value::Null, "{open}");
     let leader = assert_alias(&open["leader"]);
 
     let closed = wait_until_closed(&app, &id).await;
     crate::helpers::assert_keys(&closed, &SNAPSHOT_KEYS);
+    // Closed at its end: the actual close time is at or just after it.
+    let closed_at = parse_utc(&closed["closed_at"]);
+    let ends_at = parse_utc(&closed["ends_at"]);
+    assert!(closed_at >= ends_at, "{closed}");
+    assert!(
+        closed_at - ends_at < chrono::Duration::seconds(10),
+        "{closed}"
+    );
     assert_eq!(closed["winner"], leader.as_str(), "{closed}");
     assert_eq!(closed["leader"], leader.as_str());
     assert_eq!(closed["current_price"], 1500);
@@ -69,6 +78,11 @@ async fn an_auction_with_a_met_reserve_closes_on_time_with_the_leader_as_winner(
     let (status, list) = app.get("/api/v1/auctions?status=closed").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(list["auctions"][0]["winner"], leader.as_str(), "{list}");
+    // The stored row has the same close time as the live state.
+    assert_eq!(
+        list["auctions"][0]["closed_at"], closed["closed_at"],
+        "{list}"
+    );
     // The history holds bids only; closing is not a bid.
     assert_eq!(app.history(&id).await.len(), 2);
 }
@@ -191,6 +205,13 @@ async fn an_admin_closes_early_and_cancels_and_the_audit_log_says_so(app: TestAp
     assert_eq!(public["status"], "closed");
     assert_eq!(public["winner"], leader.as_str());
     assert_eq!(public["seq"], 3);
+    // Closed early: the actual close time, well before the planned end.
+    let closed_at = parse_utc(&public["closed_at"]);
+    assert!(closed_at < parse_utc(&public["ends_at"]), "{public}");
+    assert!(
+        (chrono::Utc::now() - closed_at).num_seconds() < 60,
+        "{public}"
+    );
 
     let (status, cancelled) = app
         .post_empty_as(
@@ -205,6 +226,10 @@ async fn an_admin_closes_early_and_cancels_and_the_audit_log_says_so(app: TestAp
     assert_eq!(public["status"], "cancelled");
     assert_eq!(public["winner"], Value::Null);
     assert_eq!(public["seq"], 3);
+    assert!(
+        parse_utc(&public["closed_at"]) < parse_utc(&public["ends_at"]),
+        "{public}"
+    );
     let (status, body) = app
         .bid(&bidders[0].token, &to_cancel, "late", 9000, None)
         .await;

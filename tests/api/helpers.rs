@@ -383,7 +383,7 @@ macro_rules! on_both_backends {
 pub const BIDDER_PASSWORD: &str = "password-123";
 
 /// The keys of docs/api.md's public Snapshot, exactly.
-pub const SNAPSHOT_KEYS: [&str; 20] = [
+pub const SNAPSHOT_KEYS: [&str; 21] = [
     "id",
     "title",
     "description",
@@ -398,6 +398,7 @@ pub const SNAPSHOT_KEYS: [&str; 20] = [
     "buy_now_price",
     "starts_at",
     "ends_at",
+    "closed_at",
     "extend_window_secs",
     "seq",
     "server_time",

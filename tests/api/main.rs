@@ -27,3 +27,4 @@ mod relist;
 mod second_chance;
 mod security_inputs;
 mod store_fence;
+mod store_watchlist;

@@ -236,6 +236,20 @@ impl Browser {
         self.client.find(Locator::Css(css)).await.is_ok()
     }
 
+    /// The rendered text of the first match of `css` read in one script
+    /// (""  when none): safe where a live list may swap the element
+    /// between a find and a read.
+    pub async fn text_now(&self, css: &str) -> String {
+        let script = format!(
+            "const e = document.querySelector({css:?}); return e ? e.innerText.trim() : '';"
+        );
+        self.eval(&script)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
     pub async fn text(&self, css: &str) -> String {
         self.find(css)
             .await

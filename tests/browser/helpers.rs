@@ -244,6 +244,24 @@ impl<'a> PageClient<'a> {
         self.finish(request).await
     }
 
+    /// Logs in through the login form (with its CSRF token).
+    pub async fn log_in(&mut self, username: &str, password: &str) {
+        let form = self.get("/login").await;
+        let csrf = input_value(&form.body, "csrf").expect("a CSRF field");
+        let answer = self
+            .post(
+                "/login",
+                &[
+                    ("csrf", &csrf),
+                    ("username", username),
+                    ("password", password),
+                    ("next", "/"),
+                ],
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+    }
+
     /// POSTs a form with any headers (for cross-site attempts).
     pub async fn post_with(
         &mut self,

@@ -87,12 +87,19 @@ pub async fn dashboard(ctx: PageCtx) -> Result<HttpResponse, PageError> {
             .await?,
     );
     let (closed_total, cancelled_total) = (closed.len(), cancelled.len());
+    let (mut open, mut scheduled) = (open, scheduled);
+    let mut closed = most_recent(closed, DASHBOARD_ENDED_SHOWN);
+    let mut cancelled = most_recent(cancelled, DASHBOARD_ENDED_SHOWN);
+    for rows in [&mut open, &mut scheduled, &mut closed, &mut cancelled] {
+        // Watcher counts only: the admin's own watch state is not shown here.
+        super::watchlist::mark(&ctx, None, rows).await?;
+    }
     ctx.page(&DashboardPage {
         layout: ctx.layout("Admin dashboard", Section::Admin),
         open,
         scheduled,
-        closed: most_recent(closed, DASHBOARD_ENDED_SHOWN),
-        cancelled: most_recent(cancelled, DASHBOARD_ENDED_SHOWN),
+        closed,
+        cancelled,
         closed_total,
         cancelled_total,
     })
@@ -479,7 +486,9 @@ pub async fn auction(ctx: PageCtx, id: web::Path<String>) -> Result<HttpResponse
         links.relisted_as.is_none() && crate::http::relist::is_unsold(&record) && !offer.holds_lot;
     let rules = &record.auction.rules;
     let state = &record.auction.state;
-    let row = AuctionRow::of(&record, Some(admin), now);
+    let mut rows = [AuctionRow::of(&record, Some(admin), now)];
+    super::watchlist::mark(&ctx, None, &mut rows).await?;
+    let [row] = rows;
     let result_text = match row.status {
         "cancelled" => "Cancelled by an admin.".to_owned(),
         "closed" => match state.winner {

@@ -24,9 +24,9 @@ use super::render::{
 use crate::auction::view::{rfc3339, Snapshot};
 use crate::auction::BidCommandKind;
 use crate::domain::alias::bidder_alias;
-use crate::domain::{Auction, AuctionId, Money, PublicStatus};
+use crate::domain::{Auction, AuctionId, IncrementTable, Money, PublicStatus};
 use crate::http::bids::place;
-use crate::store::{AuctionRecord, StoredAnswer, User};
+use crate::store::{AuctionRecord, StoredAnswer, StoredEvent, User};
 
 /// Most auctions per section of the front page.
 const LIST_LIMIT: i64 = 200;
@@ -50,11 +50,23 @@ pub struct AuctionRow {
     pub starts_text: String,
     pub ends_at: String,
     pub ends_text: String,
+    /// When it actually ended (RFC 3339; "" while live).
+    pub closed_at: String,
+    /// `closed_at` for people ("" while live).
+    pub closed_text: String,
     pub remaining_text: String,
     /// The viewer's alias in this auction ("" when anonymous).
     pub my_alias: String,
     pub reserve_met: bool,
     pub has_reserve: bool,
+    /// The last event's `seq` this row shows (a live update older than it
+    /// is not applied again).
+    pub seq: i64,
+    /// Whether the viewer can watch it (signed in; see `watchlist::mark`),
+    /// whether they do, and how many users watch it.
+    pub can_watch: bool,
+    pub watching: bool,
+    pub watchers: i64,
 }
 
 impl AuctionRow {
@@ -90,10 +102,16 @@ impl AuctionRow {
             starts_text: time_text(auction.rules.starts_at),
             ends_at: rfc3339(auction.state.ends_at),
             ends_text: time_text(auction.state.ends_at),
+            closed_at: auction.state.closed_at.map(rfc3339).unwrap_or_default(),
+            closed_text: auction.state.closed_at.map(time_text).unwrap_or_default(),
             remaining_text: remaining_text(now, target),
             my_alias,
             reserve_met: auction.reserve_met(),
             has_reserve: auction.rules.reserve_price.is_some(),
+            seq: auction.state.seq,
+            can_watch: false,
+            watching: false,
+            watchers: 0,
         }
     }
 
@@ -104,6 +122,37 @@ impl AuctionRow {
     pub fn bids_text(&self) -> String {
         plural(self.bid_count, "bid")
     }
+
+    pub fn reserve_label(&self) -> &'static str {
+        reserve_label(self.has_reserve, self.reserve_met)
+    }
+
+    /// `3 watchers`.
+    pub fn watchers_text(&self) -> String {
+        plural(self.watchers, "watcher")
+    }
+
+    /// "Closed at …" / "Cancelled at …" for an ended auction, from its
+    /// actual close time (or its planned end for one ended without a
+    /// stored close time).
+    pub fn ended_text(&self) -> String {
+        ended_text(self.status, &self.closed_text, &self.ends_text)
+    }
+}
+
+/// "Closed at 27 Nov 2026, 20:31 UTC" (or "Cancelled at …").
+pub fn ended_text(status: &str, closed_text: &str, ends_text: &str) -> String {
+    let when = if closed_text.is_empty() {
+        ends_text
+    } else {
+        closed_text
+    };
+    let verb = if status == "cancelled" {
+        "Cancelled"
+    } else {
+        "Closed"
+    };
+    format!("{verb} at {when}")
 }
 
 /// `3 bids`, `1 bid`.
@@ -145,16 +194,20 @@ pub async fn index(ctx: PageCtx) -> Result<HttpResponse, PageError> {
         .list_auctions(Some(PublicStatus::Scheduled), now, LIST_LIMIT)
         .await?;
     let viewer = ctx.user.as_ref();
+    let mut open: Vec<AuctionRow> = open
+        .iter()
+        .map(|r| AuctionRow::of(r, viewer, now))
+        .collect();
+    let mut upcoming: Vec<AuctionRow> = upcoming
+        .iter()
+        .map(|r| AuctionRow::of(r, viewer, now))
+        .collect();
+    super::watchlist::mark(&ctx, viewer, &mut open).await?;
+    super::watchlist::mark(&ctx, viewer, &mut upcoming).await?;
     ctx.page(&IndexPage {
         layout: ctx.layout("Auctions", Section::Auctions),
-        open: open
-            .iter()
-            .map(|r| AuctionRow::of(r, viewer, now))
-            .collect(),
-        upcoming: upcoming
-            .iter()
-            .map(|r| AuctionRow::of(r, viewer, now))
-            .collect(),
+        open,
+        upcoming,
     })
 }
 
@@ -202,6 +255,8 @@ struct AuctionPage {
     status_label: &'static str,
     starts_text: String,
     ends_text: String,
+    /// When it actually ended, for people ("" while live).
+    closed_text: String,
     remaining_text: String,
     bids_text: String,
     buy_now_text: String,
@@ -226,6 +281,126 @@ struct AuctionPage {
     extended_text: String,
     /// The lot's second-chance offer, as far as the viewer may see it.
     offer: super::second_chance::OfferBanner,
+    /// The next one to three bids (amount for the field, text), from the
+    /// minimum next bid up by the lot's increments.
+    quick_bids: Vec<(String, String)>,
+    /// The lot's increment table, for the page and its script.
+    increments: Vec<IncrementRow>,
+    increments_json: String,
+    /// Whether the lot has a reserve (the amount stays private).
+    has_reserve: bool,
+    /// "Bids in the last 2 minutes extend …" ("" without soft close).
+    soft_close_text: String,
+    /// This lot as a list row, for the watch button and watcher count.
+    row: AuctionRow,
+    /// The reserve when the price went straight to it (the page says why,
+    /// also after a reload), and that amount as text.
+    reserve_jump: Option<Money>,
+    reserve_jump_text: String,
+}
+
+/// One row of a lot's increment table: prices from `from` (inclusive)
+/// up to `to` (inclusive; `None`: and up) step by `increment`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncrementRow {
+    pub from: Money,
+    pub to: Option<Money>,
+    pub increment: Money,
+    /// The same amounts as text (the page's script localizes them).
+    pub from_text: String,
+    pub to_text: String,
+    /// `to + 1`: the bound of a first row ("Below €1.00").
+    pub below: Money,
+    pub below_text: String,
+    pub increment_text: String,
+}
+
+/// How many quick-bid buttons the bid box offers.
+const QUICK_BIDS: usize = 3;
+
+/// The next `QUICK_BIDS` bids from `min_next_bid`, each one increment
+/// above the one before.
+pub fn quick_bid_amounts(auction: &Auction) -> Vec<Money> {
+    let mut amounts = Vec::with_capacity(QUICK_BIDS);
+    let mut amount = auction.min_next_bid();
+    for _ in 0..QUICK_BIDS {
+        amounts.push(amount);
+        amount += auction.rules.increments.increment_at(amount);
+    }
+    amounts
+}
+
+/// The rows of an increment table, as ranges of prices.
+pub fn increment_rows(table: &IncrementTable, currency: &str) -> Vec<IncrementRow> {
+    let mut from: Money = 0;
+    table
+        .steps()
+        .iter()
+        .map(|step| {
+            let increment = step.increment.max(1);
+            let row = IncrementRow {
+                from,
+                to: step.below.map(|below| below - 1),
+                increment,
+                from_text: money(from, currency),
+                to_text: step
+                    .below
+                    .map(|below| money(below - 1, currency))
+                    .unwrap_or_default(),
+                below: step.below.unwrap_or_default(),
+                below_text: step
+                    .below
+                    .map(|below| money(below, currency))
+                    .unwrap_or_default(),
+                increment_text: money(increment, currency),
+            };
+            if let Some(below) = step.below {
+                from = below;
+            }
+            row
+        })
+        .collect()
+}
+
+/// `2 minutes`, `1 minute`, `90 seconds`.
+fn duration_text(secs: i64) -> String {
+    if secs % 60 == 0 {
+        plural(secs / 60, "minute")
+    } else {
+        plural(secs, "second")
+    }
+}
+
+/// The soft-close rule in one sentence ("" without soft close).
+pub fn soft_close_text(extend_window_secs: i64) -> String {
+    if extend_window_secs <= 0 {
+        return String::new();
+    }
+    let window = duration_text(extend_window_secs);
+    format!("Soft close: bids in the last {window} extend the lot to {window} after the bid.")
+}
+
+/// Why the price is at the reserve, when a bid went straight to it: a bid
+/// event at exactly the reserve whose bidder asked for less (their maximum
+/// reached the reserve, rule 7): the reserve, or `None`. It is the price
+/// of a public event, so nothing private is told.
+pub fn reserve_jump(auction: &Auction, events: &[StoredEvent]) -> Option<Money> {
+    let reserve = auction.rules.reserve_price?;
+    let jumped = events.iter().any(|event| {
+        event.amount == Some(reserve)
+            && event.bid_kind.as_deref() == Some("bid")
+            && event.req_amount.is_some_and(|asked| asked < reserve)
+    });
+    jumped.then_some(reserve)
+}
+
+/// "No reserve", "Reserve met" or "Reserve not met".
+pub fn reserve_label(has_reserve: bool, reserve_met: bool) -> &'static str {
+    match (has_reserve, reserve_met) {
+        (false, _) => "No reserve",
+        (true, true) => "Reserve met",
+        (true, false) => "Reserve not met",
+    }
 }
 
 impl AuctionPage {
@@ -235,6 +410,10 @@ impl AuctionPage {
 
     fn is_live(&self) -> bool {
         matches!(self.a.status, "open" | "scheduled")
+    }
+
+    fn reserve_label(&self) -> &'static str {
+        reserve_label(self.has_reserve, self.a.reserve_met)
     }
 
     /// The buy-now box is on the page while the auction is live and has a
@@ -360,10 +539,9 @@ pub async fn show(ctx: PageCtx, id: web::Path<String>) -> Result<HttpResponse, P
     let my_ceiling = viewer_leads.map(|leader| leader.ceiling);
     let history_truncated = after > 0 && (history.len() as i64) < auction.state.bid_count;
 
-    let chart_end = if snapshot.status == "open" {
-        now.min(auction.state.ends_at)
-    } else {
-        auction.state.ends_at.min(now)
+    let chart_end = match auction.state.closed_at {
+        Some(closed) => closed.min(now),
+        None => now.min(auction.state.ends_at),
     };
     let chart = price_chart(
         &points
@@ -407,8 +585,16 @@ pub async fn show(ctx: PageCtx, id: web::Path<String>) -> Result<HttpResponse, P
         auction.state.ends_at
     };
     let offer = super::second_chance::banner(&ctx, &record, ctx.user.as_ref()).await?;
+    let mut rows = [AuctionRow::of(&record, ctx.user.as_ref(), now)];
+    super::watchlist::mark(&ctx, ctx.user.as_ref(), &mut rows).await?;
+    let [row] = rows;
     let page = AuctionPage {
         offer,
+        row,
+        reserve_jump: reserve_jump(auction, &events),
+        reserve_jump_text: reserve_jump(auction, &events)
+            .map(|reserve| money(reserve, &record.currency))
+            .unwrap_or_default(),
         layout,
         signed_in: ctx.user.is_some(),
         banned: ctx.user.as_ref().is_some_and(|u| u.banned),
@@ -419,6 +605,11 @@ pub async fn show(ctx: PageCtx, id: web::Path<String>) -> Result<HttpResponse, P
         status_label: status_label(snapshot.status),
         starts_text: time_text(auction.rules.starts_at),
         ends_text: precise_time_text(auction.state.ends_at),
+        closed_text: auction
+            .state
+            .closed_at
+            .map(precise_time_text)
+            .unwrap_or_default(),
         remaining_text: remaining_text(now, target),
         bids_text: plural(snapshot.bid_count, "bid"),
         buy_now_text: auction
@@ -451,6 +642,15 @@ pub async fn show(ctx: PageCtx, id: web::Path<String>) -> Result<HttpResponse, P
         } else {
             String::new()
         },
+        quick_bids: quick_bid_amounts(auction)
+            .into_iter()
+            .map(|amount| (money_input(amount), money(amount, &record.currency)))
+            .collect(),
+        increments: increment_rows(&auction.rules.increments, &record.currency),
+        increments_json: serde_json::to_string(&auction.rules.increments)
+            .unwrap_or_else(|_| "[]".into()),
+        has_reserve: auction.rules.reserve_price.is_some(),
+        soft_close_text: soft_close_text(auction.rules.extend_window_secs),
         snapshot_json,
         points_json,
         my_alias,
@@ -751,6 +951,9 @@ pub struct MyAuction {
     /// `leading`, `outbid`, `won`, `lost` or `cancelled`.
     pub standing: &'static str,
     pub standing_text: &'static str,
+    /// My standing maximum while I lead (only I see it; "" otherwise).
+    pub my_max: String,
+    pub my_max_text: String,
 }
 
 #[derive(Template)]
@@ -784,10 +987,19 @@ pub async fn my_bids(ctx: PageCtx) -> Result<HttpResponse, PageError> {
     for record in &records {
         let row = AuctionRow::of(record, Some(user), now);
         let (standing, standing_text) = standing(record, user, row.status);
+        let my_max = record
+            .auction
+            .state
+            .leader
+            .filter(|leader| leader.user == user.id && row.is_live());
         let item = MyAuction {
-            row,
             standing,
             standing_text,
+            my_max: my_max.map(|l| l.ceiling.to_string()).unwrap_or_default(),
+            my_max_text: my_max
+                .map(|l| money(l.ceiling, &record.currency))
+                .unwrap_or_default(),
+            row,
         };
         if item.row.is_live() {
             live.push(item);
@@ -836,6 +1048,102 @@ mod tests {
                 at: now,
             })
             .expect("the bid is taken");
+    }
+
+    /// Quick bids start at the minimum next bid and step by the table; a
+    /// bid through one is one the auction takes.
+    #[test]
+    fn quick_bids_step_up_from_the_minimum_by_the_increments() {
+        let now = Utc::now();
+        let mut lot = auction(None, None, now);
+        assert_eq!(quick_bid_amounts(&lot), [1_000, 1_050, 1_100]);
+        bid(&mut lot, 2_450, None, now);
+        // 2,450 + 50 = 2,500, where the step becomes €1.00.
+        assert_eq!(quick_bid_amounts(&lot), [2_500, 2_600, 2_700]);
+        let third = quick_bid_amounts(&lot)[2];
+        bid(&mut lot, third, None, now);
+        assert_eq!(lot.state.price, third);
+    }
+
+    #[test]
+    fn the_increment_table_reads_as_price_ranges() {
+        let rows = increment_rows(&IncrementTable::standard(), "EUR");
+        assert_eq!(rows.len(), 10);
+        assert_eq!(
+            (rows[0].from, rows[0].to, rows[0].increment),
+            (0, Some(99), 5)
+        );
+        assert_eq!((rows[1].from, rows[1].to), (100, Some(499)));
+        assert_eq!(
+            (rows[9].from, rows[9].to, rows[9].increment),
+            (500_000, None, 10_000)
+        );
+        assert_eq!(rows[9].from_text, money(500_000, "EUR"));
+    }
+
+    #[test]
+    fn the_soft_close_rule_says_the_window_in_words() {
+        assert_eq!(soft_close_text(0), "");
+        assert_eq!(
+            soft_close_text(120),
+            "Soft close: bids in the last 2 minutes extend the lot to 2 minutes after the bid."
+        );
+        assert_eq!(
+            soft_close_text(60),
+            "Soft close: bids in the last 1 minute extend the lot to 1 minute after the bid."
+        );
+        assert_eq!(
+            soft_close_text(90),
+            "Soft close: bids in the last 90 seconds extend the lot to 90 seconds after the bid."
+        );
+    }
+
+    #[test]
+    fn a_jump_to_the_reserve_is_a_bid_at_it_asked_lower() {
+        let now = Utc::now();
+        let event = |amount: Money, kind: &str, asked: Option<Money>| StoredEvent {
+            seq: 1,
+            name: "bid".into(),
+            at: now,
+            bidder: Some(UserId::new_v4()),
+            amount: Some(amount),
+            bid_kind: Some(kind.into()),
+            ceiling: Some(9_000),
+            req_amount: asked,
+            req_max: Some(9_000),
+            hash: None,
+            data: "{}".into(),
+        };
+        let lot = auction(Some(5_000), None, now);
+        // Asked €10.00 with a maximum above the reserve: placed at it.
+        assert_eq!(
+            reserve_jump(&lot, &[event(5_000, "bid", Some(1_000))]),
+            Some(5_000)
+        );
+        // Bid the reserve itself, or an automatic bid there: no jump.
+        assert_eq!(
+            reserve_jump(&lot, &[event(5_000, "bid", Some(5_000))]),
+            None
+        );
+        assert_eq!(
+            reserve_jump(&lot, &[event(5_000, "auto", Some(1_000))]),
+            None
+        );
+        // Rows from before req_amount was stored say nothing.
+        assert_eq!(reserve_jump(&lot, &[event(5_000, "bid", None)]), None);
+        // No reserve, no jump.
+        let plain = auction(None, None, now);
+        assert_eq!(
+            reserve_jump(&plain, &[event(5_000, "bid", Some(1_000))]),
+            None
+        );
+    }
+
+    #[test]
+    fn the_reserve_label_never_names_the_amount() {
+        assert_eq!(reserve_label(false, true), "No reserve");
+        assert_eq!(reserve_label(true, false), "Reserve not met");
+        assert_eq!(reserve_label(true, true), "Reserve met");
     }
 
     /// The page offers buy now exactly when the auction would take it.

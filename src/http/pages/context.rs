@@ -88,6 +88,7 @@ impl PageCtx {
             asset_version: super::assets::version(),
             minimal: false,
             server_time: crate::auction::view::rfc3339(chrono::Utc::now()),
+            path: self.here(),
         }
     }
 

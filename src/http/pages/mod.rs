@@ -28,6 +28,7 @@ pub mod errors;
 pub mod relist;
 pub mod render;
 pub mod second_chance;
+pub mod watchlist;
 
 use actix_web::{guard, web};
 
@@ -55,6 +56,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(page("/auctions/{id}/bid").route(web::post().to(bidder::bid)))
         .service(page("/auctions/{id}/buy-now").route(web::post().to(bidder::buy_now)))
         .service(page("/me/bids").route(get_or_head().to(bidder::my_bids)))
+        .service(page("/me/watching").route(get_or_head().to(watchlist::watching)))
+        .service(page("/auctions/{id}/watch").route(web::post().to(watchlist::watch)))
         .service(
             page("/register")
                 .route(get_or_head().to(auth::register_form))

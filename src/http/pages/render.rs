@@ -130,6 +130,7 @@ pub fn status_label(status: &str) -> &'static str {
 pub enum Section {
     Auctions,
     MyBids,
+    Watching,
     Admin,
     Account,
     None,
@@ -220,6 +221,8 @@ pub struct Layout {
     pub minimal: bool,
     /// When the page was rendered (RFC 3339): the scripts' first clock offset.
     pub server_time: String,
+    /// This page's path and query: where its small forms (watch) return.
+    pub path: String,
 }
 
 impl Layout {
@@ -234,6 +237,7 @@ impl Layout {
             asset_version: assets::version(),
             minimal: true,
             server_time: crate::auction::view::rfc3339(Utc::now()),
+            path: String::new(),
         }
     }
 
@@ -241,6 +245,7 @@ impl Layout {
         let current = match self.section {
             Section::Auctions => "auctions",
             Section::MyBids => "my-bids",
+            Section::Watching => "watching",
             Section::Admin => "admin",
             Section::Account => "account",
             Section::None => "",
