@@ -21,6 +21,7 @@ mod load_tool;
 mod openapi;
 mod operator;
 mod ops;
+mod pipeline;
 mod record;
 mod security_inputs;
 mod store_fence;
