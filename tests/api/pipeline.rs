@@ -168,7 +168,10 @@ async fn a_stale_auction_does_not_fail_the_others(backend: Backend) {
     );
     // The new owner's batch goes through.
     let owner = first_batch(&records[2], admin, 5);
-    let outcomes = store.commit_batches(&[owner.clone()]).await.expect("owner");
+    let outcomes = store
+        .commit_batches(std::slice::from_ref(&owner))
+        .await
+        .expect("owner");
     assert_eq!(outcomes, vec![BatchOutcome::Committed]);
     assert_written(&store, &owner, true).await;
     assert!(store.commit_batches(&[]).await.expect("empty").is_empty());
