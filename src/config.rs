@@ -96,6 +96,20 @@ pub struct DatabaseArg {
     pub database_url: String,
 }
 
+/// `GAVEL_COMMIT_PIPELINE`: whether actors' batches share node-wide
+/// transactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
+}
+
+impl Switch {
+    pub fn is_on(self) -> bool {
+        self == Self::On
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Pretty,
@@ -179,6 +193,11 @@ pub struct ServeConfig {
     /// Most bids decided and committed in one transaction (1 = no group commit).
     #[arg(long, env = "GAVEL_MAX_BATCH", default_value_t = 1024)]
     pub max_batch: usize,
+    /// `on`: the batches of every auction actor that is ready are committed
+    /// together in one node-wide transaction (up to GAVEL_MAX_BATCH rows);
+    /// `off`: each actor commits its own batches.
+    #[arg(long, env = "GAVEL_COMMIT_PIPELINE", value_enum, default_value = "on")]
+    pub commit_pipeline: Switch,
     /// Log format (RUST_LOG sets the filter).
     #[arg(long, env = "GAVEL_LOG_FORMAT", value_enum, default_value = "pretty")]
     pub log_format: LogFormat,

@@ -58,6 +58,19 @@ fn metrics_handle() -> Option<PrometheusHandle> {
                     &[1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1024.0],
                 )
                 .ok()?
+                // Auctions and rows per node-wide pipeline transaction.
+                .set_buckets_for_metric(
+                    Matcher::Full("gavel_commit_auctions_per_tx".into()),
+                    &[1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1024.0],
+                )
+                .ok()?
+                .set_buckets_for_metric(
+                    Matcher::Full("gavel_commit_rows_per_tx".into()),
+                    &[
+                        1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1024.0, 2048.0,
+                    ],
+                )
+                .ok()?
                 .install_recorder()
                 .ok()
                 .inspect(|_| crate::telemetry::register_metrics())
@@ -133,6 +146,8 @@ impl Application {
             RegistryConfig {
                 max_batch: config.max_batch.max(1),
                 idle_timeout: config.actor_idle(),
+                commit_pipeline: config.commit_pipeline.is_on(),
+                store_deadline: STORE_CALL_LIMIT,
                 ..RegistryConfig::default()
             },
         );

@@ -90,6 +90,18 @@ pub const METRICS: &[MetricInfo] = &[
         labels: NO_LABELS,
     },
     MetricInfo {
+        name: "gavel_commit_auctions_per_tx",
+        kind: MetricKind::Histogram,
+        help: "Auctions whose batches one node-wide pipeline transaction carried",
+        labels: NO_LABELS,
+    },
+    MetricInfo {
+        name: "gavel_commit_rows_per_tx",
+        kind: MetricKind::Histogram,
+        help: "Rows (events, notes, bid answers) one node-wide pipeline transaction wrote",
+        labels: NO_LABELS,
+    },
+    MetricInfo {
         name: "gavel_batch_failures_total",
         kind: MetricKind::Counter,
         help: "Batches whose lookups or commit failed; each answered its commands unavailable",

@@ -8,7 +8,9 @@
 //! state, answer the commands and publish the events; if the write failed it
 //! keeps the state it had and answers `unavailable`. Commands that arrive
 //! meanwhile wait for the next batch, so a hot auction commits many bids per
-//! round trip.
+//! round trip. With the node-wide pipeline (`super::pipeline`) the task
+//! hands the decided batch to it instead of writing it alone, and waits for
+//! its own outcome: one transaction then carries many auctions' batches.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
@@ -24,6 +26,7 @@ use super::commands::{
     AdminAction, AdminError, BanChanged, BidReply, CommandPayload, Drain, ReplyTo, Submit,
 };
 use super::known::{BanCache, KnownRequests};
+use super::pipeline::CommitPipeline;
 use super::recent::{RecentAnswers, RequestKey};
 use crate::cluster::redis::RedisCluster;
 use crate::cluster::Publisher;
@@ -55,6 +58,9 @@ pub struct ActorConfig {
     pub lease: Option<LeaseHold>,
     /// The store held no bid request of this auction when the actor started.
     pub requests_complete: bool,
+    /// The node-wide commit pipeline batches are written through; `None`:
+    /// the actor commits its batches itself (`GAVEL_COMMIT_PIPELINE=off`).
+    pub pipeline: Option<CommitPipeline>,
 }
 
 pub struct AuctionActor {
@@ -243,12 +249,14 @@ impl AuctionActor {
         let creator = self.record.created_by;
         let epoch = self.config.epoch;
         let store = Arc::clone(&self.store);
+        let pipeline = self.config.pipeline.clone();
         let started = Instant::now();
         let working = original.clone();
         let head_hash = self.record.head_hash.clone();
         let task = async move {
             let result = run_batch(
-                store, auction_id, epoch, creator, working, head_hash, payloads, questions,
+                store, pipeline, auction_id, epoch, creator, working, head_hash, payloads,
+                questions,
             )
             .await;
             BatchDone {
@@ -434,6 +442,7 @@ impl AuctionActor {
 #[allow(clippy::too_many_arguments)]
 async fn run_batch(
     store: Arc<dyn Store>,
+    pipeline: Option<CommitPipeline>,
     auction_id: crate::domain::AuctionId,
     epoch: i64,
     creator: UserId,
@@ -501,7 +510,12 @@ async fn run_batch(
         // The store is a TimedStore: a commit cut off by its deadline may
         // still land; the next batch then finds the row moved on (fenced) and
         // the actor reloads, and retried requests find their answers.
-        store.commit_batch(&commit).await?;
+        // Through the pipeline the batch shares a transaction with other
+        // auctions' batches; its outcome is still its own.
+        match pipeline {
+            Some(pipeline) => pipeline.commit(commit).await?,
+            None => store.commit_batch(&commit).await?,
+        }
         metrics::histogram!("gavel_commit_seconds").record(started.elapsed().as_secs_f64());
     }
     Ok(BatchOutput {

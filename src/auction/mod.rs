@@ -5,7 +5,8 @@
 //! auction's [`actor::AuctionActor`] queues it; when no write is in flight,
 //! every queued command is decided in order by the pure engine
 //! ([`batch::decide`]), written in ONE store transaction, then answered and
-//! published to the hub.
+//! published to the hub. With the node-wide [`pipeline`], the batches of
+//! every actor that is ready share one transaction.
 
 pub mod actor;
 pub mod batch;
@@ -13,6 +14,7 @@ pub mod commands;
 pub mod history;
 pub mod known;
 pub mod log;
+pub mod pipeline;
 pub mod recent;
 pub mod registry;
 pub mod verify;

@@ -22,6 +22,7 @@ use super::commands::{
     AdminAction, AdminError, BanChanged, BidPayload, BidReply, CommandPayload, Drain, ReplyTo,
     Submit,
 };
+use super::pipeline::{CommitPipeline, PipelineConfig};
 use crate::cluster::redis::lease::LeaseOutcome;
 use crate::cluster::redis::messages::{ForwardedCommand, ForwardedReply};
 use crate::cluster::redis::{RedisCluster, RequestHandler};
@@ -32,6 +33,8 @@ use crate::sync::lock;
 
 /// How long a caller waits for an actor's answer before answering `unavailable`.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(6);
+/// Multi-auction transactions the commit pipeline keeps in flight.
+const PIPELINE_IN_FLIGHT: usize = 1;
 /// How often a command is re-sent when its actor stopped (or moved) under it.
 const SUBMIT_ATTEMPTS: usize = 3;
 
@@ -41,6 +44,12 @@ pub struct RegistryConfig {
     pub max_batch: usize,
     pub idle_timeout: Duration,
     pub sweep_interval: Duration,
+    /// Commit every actor's batches through one node-wide pipeline
+    /// (`GAVEL_COMMIT_PIPELINE`); off: each actor commits alone.
+    pub commit_pipeline: bool,
+    /// The store's per-call deadline: how long a batch may wait in the
+    /// pipeline's queue.
+    pub store_deadline: Duration,
 }
 
 impl Default for RegistryConfig {
@@ -49,6 +58,8 @@ impl Default for RegistryConfig {
             max_batch: 1024,
             idle_timeout: Duration::from_secs(120),
             sweep_interval: Duration::from_secs(5),
+            commit_pipeline: true,
+            store_deadline: Duration::from_secs(4),
         }
     }
 }
@@ -75,6 +86,8 @@ pub struct Registry {
     publisher: Arc<dyn Publisher>,
     cluster: Option<Arc<RedisCluster>>,
     config: RegistryConfig,
+    /// Where actors hand their batches (None: they commit alone).
+    pipeline: Option<CommitPipeline>,
     actors: Mutex<HashMap<AuctionId, Addr<AuctionActor>>>,
     /// Serializes taking over an auction on this node.
     routing: Mutex<HashMap<AuctionId, Arc<tokio::sync::Mutex<()>>>>,
@@ -95,7 +108,18 @@ impl Registry {
         cluster: Option<Arc<RedisCluster>>,
         config: RegistryConfig,
     ) -> Arc<Self> {
+        let pipeline = config.commit_pipeline.then(|| {
+            CommitPipeline::start(
+                Arc::clone(&store),
+                PipelineConfig {
+                    max_rows: config.max_batch.max(1),
+                    max_in_flight: PIPELINE_IN_FLIGHT,
+                    queue_limit: config.store_deadline,
+                },
+            )
+        });
         let registry = Arc::new(Self {
+            pipeline,
             store,
             publisher,
             cluster,
@@ -227,6 +251,7 @@ impl Registry {
             epoch: lease.as_ref().map_or(record.epoch, |hold| hold.epoch),
             lease,
             requests_complete,
+            pipeline: self.pipeline.clone(),
         };
         let actor = AuctionActor::new(
             record,

@@ -7,7 +7,9 @@
 //!
 //! The hot path is [`Store::commit_batch`]: one transaction that appends a
 //! group of events, stores the answers of their bid requests and moves the
-//! auction row, conditional on the expected `seq` and fencing `epoch`.
+//! auction row, conditional on the expected `seq` and fencing `epoch`, and
+//! [`Store::commit_batches`], the same for the batches of many auctions in
+//! one transaction (the node-wide commit pipeline, `auction::pipeline`).
 
 mod records;
 mod sql;
@@ -45,12 +47,19 @@ pub enum StoreError {
     /// A stored value could not be decoded.
     #[error("corrupt stored value: {0}")]
     Corrupt(String),
+    /// One failure shared by every auction of a multi-auction commit (the
+    /// node-wide pipeline hands each of them the same error).
+    #[error(transparent)]
+    Shared(std::sync::Arc<StoreError>),
 }
 
 impl StoreError {
     /// True when the caller should answer `unavailable` (retry is safe).
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Unavailable(_) | Self::Fenced | Self::Timeout)
+        match self {
+            Self::Shared(inner) => inner.is_transient(),
+            other => matches!(other, Self::Unavailable(_) | Self::Fenced | Self::Timeout),
+        }
     }
 }
 
@@ -147,6 +156,14 @@ pub trait Store: Send + Sync + 'static {
     /// Appends a batch atomically; fails with [`StoreError::Fenced`] when the
     /// row's `seq` is not `batch.expected_seq` or its epoch is newer.
     async fn commit_batch(&self, batch: &CommitBatch) -> StoreResult<()>;
+
+    /// Commits the batches of many auctions (at most one batch per auction)
+    /// in ONE transaction. Each auction's write is conditional on its
+    /// `expected_seq` and epoch exactly as in [`Store::commit_batch`], but a
+    /// stale auction is only reported ([`BatchOutcome::Stale`], nothing of it
+    /// written) and does not fail the others. Only a database error fails
+    /// the whole transaction. Outcomes come in the order of `batches`.
+    async fn commit_batches(&self, batches: &[CommitBatch]) -> StoreResult<Vec<BatchOutcome>>;
 
     /// Raises the auction row's fencing epoch to `epoch` (a new owner taking
     /// over); false when the row already carries that epoch or a newer one.

@@ -184,6 +184,25 @@ pub struct CommitBatch {
     pub now: DateTime<Utc>,
 }
 
+/// What became of one auction's batch in a multi-auction commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchOutcome {
+    /// Written: the row had the expected `seq` and no newer epoch.
+    Committed,
+    /// Refused and nothing of it written: the row's `seq` moved on or it
+    /// carries a newer fencing epoch (what [`super::StoreError::Fenced`]
+    /// says for a single batch).
+    Stale,
+}
+
+impl CommitBatch {
+    /// Rows this batch writes besides the auction row (events, notes,
+    /// answers): what the pipeline's cap counts.
+    pub fn rows(&self) -> usize {
+        self.events.len() + self.notes.len() + self.answers.len()
+    }
+}
+
 /// One admin action.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditEntry {

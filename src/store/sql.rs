@@ -4,6 +4,8 @@
 //! numbers and Unix-millisecond times), so one set of SQL serves both; the
 //! backend shows up only in [`Dialect`]: its migrations and connection setup.
 
+mod multi;
+
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::time::Duration;
@@ -346,6 +348,16 @@ impl SqlStore {
         &self.pool
     }
 
+    /// The statement that opens a write transaction. IMMEDIATE takes
+    /// SQLite's write lock at once, so the transaction never has to upgrade
+    /// a read lock (which busy_timeout cannot wait out).
+    fn begin(&self) -> &'static str {
+        match self.dialect {
+            Dialect::Sqlite => "BEGIN IMMEDIATE",
+            Dialect::Postgres => "BEGIN",
+        }
+    }
+
     /// PostgreSQL: the whole group commit as ONE statement (data-modifying
     /// CTEs), so it costs one round trip instead of five. The inserts only
     /// happen when the fenced UPDATE moved the row.
@@ -510,6 +522,62 @@ async fn refuse_read_only_connection(conn: &mut sqlx::AnyConnection) -> Result<(
     sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
     sqlx::query("ROLLBACK").execute(&mut *conn).await?;
     Ok(())
+}
+
+/// Writes one batch inside an open transaction: the fenced UPDATE of the
+/// auction row, then (only when it moved the row) the batch's events,
+/// notes and answers. False when the row was stale and nothing was written.
+async fn write_batch(tx: &mut sqlx::AnyConnection, batch: &CommitBatch) -> StoreResult<bool> {
+    let auction_id = batch.auction_id.to_string();
+    let update = sqlx::query(
+        "UPDATE auctions SET status = $1, price = $2, leader_id = $3, leader_ceiling = $4, \
+         bid_count = $5, seq = $6, ends_at = $7, winner_id = $8, epoch = $9, updated_at = $10, \
+         barred = $13, head_hash = $14, paused_at = $15, closed_at = $16 \
+         WHERE id = $11 AND seq = $12 AND epoch <= $9",
+    );
+    let barred = barred_text(&batch.barred);
+    let moved = bind_row_update(update, batch, &auction_id, &barred)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+    if moved.rows_affected() != 1 {
+        return Ok(false);
+    }
+    for chunk in batch.events.chunks(ROWS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO auction_events ({EVENT_INSERT_COLUMNS}) VALUES {}",
+            values_rows(chunk.len(), EVENT_TYPES.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for event in chunk {
+            query = bind_event(query, &auction_id, event);
+        }
+        query.execute(&mut *tx).await.map_err(db_error)?;
+    }
+    for chunk in batch.notes.chunks(ROWS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO auction_notes ({NOTE_INSERT_COLUMNS}) VALUES {}",
+            values_rows(chunk.len(), 8)
+        );
+        let mut query = sqlx::query(&sql);
+        for note in chunk {
+            query = bind_note(query, &auction_id, note);
+        }
+        query.execute(&mut *tx).await.map_err(db_error)?;
+    }
+    for chunk in batch.answers.chunks(ROWS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO bid_requests \
+             (auction_id, user_id, request_id, http_status, body, created_at) VALUES {}",
+            values_rows(chunk.len(), 6)
+        );
+        let mut query = sqlx::query(&sql);
+        for answer in chunk {
+            query = bind_answer(query, &auction_id, answer, batch.now);
+        }
+        query.execute(&mut *tx).await.map_err(db_error)?;
+    }
+    Ok(true)
 }
 
 fn db_error(error: sqlx::Error) -> StoreError {
@@ -1396,77 +1464,29 @@ impl Store for SqlStore {
         }
         let mut guard = ConnectionGuard::new(self.pool.acquire().await.map_err(db_error)?);
         let tx = guard.conn();
-        // IMMEDIATE takes SQLite's write lock now, so the transaction never
-        // has to upgrade a read lock (which busy_timeout cannot wait out).
-        let begin = match self.dialect {
-            Dialect::Sqlite => "BEGIN IMMEDIATE",
-            Dialect::Postgres => "BEGIN",
-        };
-        sqlx::query(begin)
+        sqlx::query(self.begin())
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
-        let auction_id = batch.auction_id.to_string();
-        let update = sqlx::query(
-            "UPDATE auctions SET status = $1, price = $2, leader_id = $3, leader_ceiling = $4, \
-             bid_count = $5, seq = $6, ends_at = $7, winner_id = $8, epoch = $9, updated_at = $10, \
-             barred = $13, head_hash = $14, paused_at = $15, closed_at = $16 \
-             WHERE id = $11 AND seq = $12 AND epoch <= $9",
-        );
-        let barred = barred_text(&batch.barred);
-        let moved = bind_row_update(update, batch, &auction_id, &barred)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        if moved.rows_affected() != 1 {
-            sqlx::query("ROLLBACK")
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
-            guard.clean();
-            return Err(StoreError::Fenced);
-        }
-
-        for chunk in batch.events.chunks(ROWS_PER_INSERT) {
-            let sql = format!(
-                "INSERT INTO auction_events ({EVENT_INSERT_COLUMNS}) VALUES {}",
-                values_rows(chunk.len(), EVENT_TYPES.len())
-            );
-            let mut query = sqlx::query(&sql);
-            for event in chunk {
-                query = bind_event(query, &auction_id, event);
-            }
-            query.execute(&mut *tx).await.map_err(db_error)?;
-        }
-        for chunk in batch.notes.chunks(ROWS_PER_INSERT) {
-            let sql = format!(
-                "INSERT INTO auction_notes ({NOTE_INSERT_COLUMNS}) VALUES {}",
-                values_rows(chunk.len(), 8)
-            );
-            let mut query = sqlx::query(&sql);
-            for note in chunk {
-                query = bind_note(query, &auction_id, note);
-            }
-            query.execute(&mut *tx).await.map_err(db_error)?;
-        }
-        for chunk in batch.answers.chunks(ROWS_PER_INSERT) {
-            let sql = format!(
-                "INSERT INTO bid_requests \
-                 (auction_id, user_id, request_id, http_status, body, created_at) VALUES {}",
-                values_rows(chunk.len(), 6)
-            );
-            let mut query = sqlx::query(&sql);
-            for answer in chunk {
-                query = bind_answer(query, &auction_id, answer, batch.now);
-            }
-            query.execute(&mut *tx).await.map_err(db_error)?;
-        }
-        sqlx::query("COMMIT")
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
+        let moved = write_batch(tx, batch).await?;
+        let end = if moved { "COMMIT" } else { "ROLLBACK" };
+        sqlx::query(end).execute(&mut *tx).await.map_err(db_error)?;
         guard.clean();
-        Ok(())
+        if moved {
+            Ok(())
+        } else {
+            Err(StoreError::Fenced)
+        }
+    }
+
+    async fn commit_batches(&self, batches: &[CommitBatch]) -> StoreResult<Vec<BatchOutcome>> {
+        if batches.is_empty() {
+            return Ok(Vec::new());
+        }
+        match self.dialect {
+            Dialect::Postgres => self.commit_batches_in_one_statement(batches).await,
+            Dialect::Sqlite => self.commit_batches_in_one_transaction(batches).await,
+        }
     }
 
     async fn claim_auction(&self, auction: AuctionId, epoch: i64) -> StoreResult<bool> {

@@ -61,7 +61,12 @@ impl<S> TimedStore<S> {
             Err(StoreError::Unavailable(_) | StoreError::Timeout | StoreError::Database(_)) => {
                 Some(true)
             }
-            Err(StoreError::Conflict(_) | StoreError::Fenced | StoreError::Corrupt(_)) => None,
+            Err(
+                StoreError::Conflict(_)
+                | StoreError::Fenced
+                | StoreError::Corrupt(_)
+                | StoreError::Shared(_),
+            ) => None,
         };
         if let Some(failed) = failed {
             *crate::sync::lock(&self.write_failed_at) = failed.then(Instant::now);
@@ -140,6 +145,7 @@ timed_store! {
         delete_user_sessions(id: UserId) -> u64;
         create_auction(auction: &AuctionRecord) -> ();
         commit_batch(batch: &CommitBatch) -> ();
+        commit_batches(batches: &[CommitBatch]) -> Vec<BatchOutcome>;
         claim_auction(auction: AuctionId, epoch: i64) -> bool;
         record_audit(entry: &AuditEntry) -> ();
         relist_auction(record: &AuctionRecord, from: AuctionId, by: UserId) -> RelistOutcome;

@@ -22,6 +22,7 @@ mod load_tool;
 mod openapi;
 mod operator;
 mod ops;
+mod pipeline;
 mod record;
 mod relist;
 mod second_chance;
