@@ -212,19 +212,7 @@ pub async fn create_auction(
     input: &CreateAuction,
 ) -> Result<AuctionRecord, ApiError> {
     let now = Utc::now();
-    let (title, description, currency, auction) =
-        validate_new_auction(input, now).map_err(ApiError::validation)?;
-    let record = AuctionRecord {
-        id: uuid::Uuid::now_v7(),
-        title,
-        description,
-        currency,
-        auction,
-        epoch: 0,
-        created_by: admin.id,
-        created_at: now,
-        head_hash: String::new(),
-    };
+    let record = new_auction_record(admin, input, now)?;
     state.store.create_auction(&record).await?;
     tracing::info!(auction.id = %record.id, admin.id = %admin.id, "auction created");
     audit(
@@ -235,11 +223,37 @@ pub async fn create_auction(
         json!({ "title": record.title }),
     )
     .await;
-    // Start its actor now if it ends soon, so it closes on time.
-    if let Err(error) = state.registry.sweep().await {
-        tracing::warn!(error = ?error, "sweep after create failed");
-    }
+    start_if_due(state).await;
     Ok(record)
+}
+
+/// The record of a new auction created by `admin` from `input`, validated.
+pub fn new_auction_record(
+    admin: &User,
+    input: &CreateAuction,
+    now: DateTime<Utc>,
+) -> Result<AuctionRecord, ApiError> {
+    let (title, description, currency, auction) =
+        validate_new_auction(input, now).map_err(ApiError::validation)?;
+    Ok(AuctionRecord {
+        id: uuid::Uuid::now_v7(),
+        title,
+        description,
+        currency,
+        auction,
+        epoch: 0,
+        created_by: admin.id,
+        created_at: now,
+        head_hash: String::new(),
+    })
+}
+
+/// Starts the actor of a new auction now if it ends soon, so it closes on
+/// time (a failure is logged: the periodic sweep starts it later).
+pub async fn start_if_due(state: &AppState) {
+    if let Err(error) = state.registry.sweep().await {
+        tracing::warn!(error = ?error, "sweep after creating an auction failed");
+    }
 }
 
 /// `POST /api/v1/admin/auctions`

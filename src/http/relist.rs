@@ -11,7 +11,7 @@ use chrono::Utc;
 use serde::{Deserialize, Deserializer};
 use serde_json::json;
 
-use super::admin::{admin_snapshot, audit, validate_new_auction, CreateAuction};
+use super::admin::{admin_snapshot, audit, new_auction_record, start_if_due, CreateAuction};
 use super::auctions::load;
 use super::identity::AdminUser;
 use super::{ApiError, ApiResult, AppState};
@@ -96,20 +96,7 @@ pub async fn relist_auction(
             "this lot was relisted already, as {new}"
         )));
     }
-    let now = Utc::now();
-    let (title, description, currency, auction) =
-        validate_new_auction(&new_lot_input(&old, input), now).map_err(ApiError::validation)?;
-    let record = AuctionRecord {
-        id: uuid::Uuid::now_v7(),
-        title,
-        description,
-        currency,
-        auction,
-        epoch: 0,
-        created_by: admin.id,
-        created_at: now,
-        head_hash: String::new(),
-    };
+    let record = new_auction_record(admin, &new_lot_input(&old, input), Utc::now())?;
     match state
         .store
         .relist_auction(&record, old.id, admin.id)
@@ -142,10 +129,7 @@ pub async fn relist_auction(
         json!({ "title": record.title, "relisted_from": old.id.to_string() }),
     )
     .await;
-    // Start its actor now if it ends soon, so it closes on time.
-    if let Err(error) = state.registry.sweep().await {
-        tracing::warn!(error = ?error, "sweep after relist failed");
-    }
+    start_if_due(state).await;
     Ok(record)
 }
 
