@@ -456,6 +456,7 @@ fn api_mounts() -> Vec<(&'static str, Vec<(Method, actix_web::Route)>)> {
     use http::{accounts, admin, auctions, bids, openapi, ops, pages, sse, ws};
     let get = |route| (Method::GET, route);
     let post = |route| (Method::POST, route);
+    let patch = |route| (Method::PATCH, route);
     vec![
         ("/healthz", vec![get(pages::get_or_head().to(ops::healthz))]),
         ("/readyz", vec![get(pages::get_or_head().to(ops::readyz))]),
@@ -509,7 +510,10 @@ fn api_mounts() -> Vec<(&'static str, Vec<(Method, actix_web::Route)>)> {
         ),
         (
             "/api/v1/admin/auctions/{id}",
-            vec![get(web::get().to(admin::show))],
+            vec![
+                get(web::get().to(admin::show)),
+                patch(web::patch().to(crate::http::edit::edit)),
+            ],
         ),
         (
             "/api/v1/admin/auctions/{id}/cancel",

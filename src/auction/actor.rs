@@ -222,7 +222,7 @@ impl AuctionActor {
         let is_void = |submit: &Submit| {
             matches!(
                 submit.payload,
-                CommandPayload::Admin(AdminAction::Void { .. })
+                CommandPayload::Admin(AdminAction::Void { .. } | AdminAction::Edit(_))
             )
         };
         let take = match self.pending.iter().position(is_void) {
@@ -327,6 +327,14 @@ impl AuctionActor {
                 metrics::histogram!("gavel_batch_seconds").record(started.elapsed().as_secs_f64());
                 self.record.auction = auction.clone();
                 self.record.head_hash = decided.head_hash.clone();
+                if let Some(details) = &decided.details {
+                    if let Some(title) = &details.title {
+                        self.record.title = title.clone();
+                    }
+                    if let Some(description) = &details.description {
+                        self.record.description = description.clone();
+                    }
+                }
                 self.auction = Some(auction);
                 for new in &decided.new_answers {
                     self.recent
@@ -456,9 +464,12 @@ async fn run_batch(
         creator: Some(creator),
         ..Lookups::default()
     };
-    let voids = payloads
-        .iter()
-        .any(|payload| matches!(payload, CommandPayload::Admin(AdminAction::Void { .. })));
+    let voids = payloads.iter().any(|payload| {
+        matches!(
+            payload,
+            CommandPayload::Admin(AdminAction::Void { .. } | AdminAction::Edit(_))
+        )
+    });
     if voids {
         let (events, notes) = store.auction_log(auction_id).await?;
         if events.last().map_or(0, |event| event.seq) != auction.state.seq {
@@ -505,6 +516,7 @@ async fn run_batch(
             head_hash: decided.head_hash.clone(),
             answers: decided.new_answers.clone(),
             now,
+            details: decided.details.clone(),
         };
         let started = Instant::now();
         // The store is a TimedStore: a commit cut off by its deadline may

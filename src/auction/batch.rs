@@ -10,7 +10,9 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
-use super::commands::{AdminAction, AdminError, BidCommandKind, BidPayload, CommandPayload};
+use super::commands::{
+    AdminAction, AdminError, BidCommandKind, BidPayload, CommandPayload, LotEdit,
+};
 use super::recent::RequestKey;
 use super::view::{error_body, rfc3339, stored_event};
 use crate::domain::chain;
@@ -18,7 +20,7 @@ use crate::domain::{
     Auction, AuctionId, BidAccepted, BidOutcome, BidRejection, BidRequest, Change, CloseError,
     ControlError, Entry, UserId, VoidError,
 };
-use crate::store::{NewAnswer, StoredAnswer, StoredEvent, StoredNote};
+use crate::store::{LotDetails, NewAnswer, StoredAnswer, StoredEvent, StoredNote};
 
 /// What the batch needs to know from the store before deciding.
 #[derive(Debug, Default)]
@@ -56,6 +58,8 @@ pub struct Decided {
     pub state_changed: bool,
     /// The hash of the last event once these events are appended.
     pub head_hash: String,
+    /// An admin's edit of the lot's details, to write with the batch.
+    pub details: Option<LotDetails>,
 }
 
 impl Decided {
@@ -148,6 +152,14 @@ pub fn decide(
                     AdminAction::Withdraw { reason } => {
                         auction.withdraw(reason, now).map_err(control_error)
                     }
+                    AdminAction::Edit(edit) => match &lookups.log {
+                        Some(log) => apply_edit(auction, edit, log, now).map(|details| {
+                            decided.details = Some(details);
+                            decided.state_changed = true;
+                            Vec::new()
+                        }),
+                        None => Err(AdminError::Unavailable),
+                    },
                     AdminAction::Bar { user } => {
                         if auction.state.status == crate::domain::AuctionStatus::Live {
                             auction.bar(*user).ok_or_else(|| {
@@ -190,6 +202,67 @@ pub fn decide(
         decided.answers.push(answer);
     }
     decided
+}
+
+/// Applies an admin's edit to the lot's rules, or says why it cannot be.
+///
+/// The title, reserve and buy-now price change only before the lot's first
+/// bid (voided bids count: the log must replay as it was decided). A reserve
+/// that is added or removed also changes `reserve_met` in the data of events
+/// already recorded, so that is refused once the lot has any event; changing
+/// one reserve amount for another is not (before a bid `reserve_met` is
+/// false for any reserve). The description changes while the lot is live.
+pub fn apply_edit(
+    auction: &mut Auction,
+    edit: &LotEdit,
+    log: &[Entry],
+    now: DateTime<Utc>,
+) -> Result<LotDetails, AdminError> {
+    if auction.state.status != crate::domain::AuctionStatus::Live || auction.state.ends_at <= now {
+        return Err(AdminError::AlreadyEnded);
+    }
+    let had_bids = log
+        .iter()
+        .any(|entry| matches!(entry, Entry::Bid { .. } | Entry::BuyNow { .. }));
+    if edit.needs_no_bids() && had_bids {
+        return Err(AdminError::NotEditable(
+            "the lot has bids: only its description can change".into(),
+        ));
+    }
+    let rules = &auction.rules;
+    let reserve = edit
+        .reserve_price
+        .map_or(rules.reserve_price, |edit| edit.amount);
+    let buy_now = edit
+        .buy_now_price
+        .map_or(rules.buy_now_price, |edit| edit.amount);
+    if reserve.is_some() != rules.reserve_price.is_some() && auction.state.seq > 0 {
+        return Err(AdminError::NotEditable(
+            "a reserve can be added or removed only before anything happened on the lot \
+             (a pause, an extension); its amount can still change"
+                .into(),
+        ));
+    }
+    if let Some(buy_now) = buy_now {
+        if buy_now <= rules.starting_price {
+            return Err(AdminError::NotEditable(
+                "the buy-now price must be above the starting price".into(),
+            ));
+        }
+        if reserve.is_some_and(|reserve| buy_now < reserve) {
+            return Err(AdminError::NotEditable(
+                "the buy-now price must not be below the reserve price".into(),
+            ));
+        }
+    }
+    auction.rules.reserve_price = reserve;
+    auction.rules.buy_now_price = buy_now;
+    Ok(LotDetails {
+        title: edit.title.clone(),
+        description: edit.description.clone(),
+        reserve_price: reserve,
+        buy_now_price: buy_now,
+    })
 }
 
 fn control_error(error: ControlError) -> AdminError {

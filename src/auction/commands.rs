@@ -60,6 +60,32 @@ pub enum AdminAction {
     Extend { secs: i64 },
     /// Close without a winner, with a public reason.
     Withdraw { reason: String },
+    /// Change the lot's details: the title, reserve and buy-now price only
+    /// before its first bid; the description while it is live.
+    Edit(LotEdit),
+}
+
+/// What an edit changes; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LotEdit {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub reserve_price: Option<PriceEdit>,
+    pub buy_now_price: Option<PriceEdit>,
+}
+
+impl LotEdit {
+    /// Whether it changes a rule of the bidding (reserve, buy-now) or the
+    /// title: only allowed before the first bid.
+    pub fn needs_no_bids(&self) -> bool {
+        self.title.is_some() || self.reserve_price.is_some() || self.buy_now_price.is_some()
+    }
+}
+
+/// A price set by an edit: an amount, or `None` for none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PriceEdit {
+    pub amount: Option<Money>,
 }
 
 impl AdminAction {
@@ -74,6 +100,7 @@ impl AdminAction {
             Self::Resume => "auction.resume",
             Self::Extend { .. } => "auction.extend",
             Self::Withdraw { .. } => "auction.withdraw",
+            Self::Edit(_) => "auction.edit",
         }
     }
 }
@@ -96,6 +123,9 @@ pub enum AdminError {
     AlreadyPaused,
     #[error("the auction is not paused")]
     NotPaused,
+    /// An edit that the lot's bids forbid (409 `not_editable`).
+    #[error("{0}")]
+    NotEditable(String),
 }
 
 /// What a command carries into a batch (without its reply channel).

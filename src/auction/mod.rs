@@ -20,5 +20,5 @@ pub mod registry;
 pub mod verify;
 pub mod view;
 
-pub use commands::{AdminAction, AdminError, BidCommandKind, BidReply};
+pub use commands::{AdminAction, AdminError, BidCommandKind, BidReply, LotEdit, PriceEdit};
 pub use registry::{Registry, RegistryConfig};

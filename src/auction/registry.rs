@@ -462,7 +462,8 @@ impl RequestHandler for Registry {
                         error @ (AdminError::NotVoidable(_)
                         | AdminError::NothingToDo(_)
                         | AdminError::AlreadyPaused
-                        | AdminError::NotPaused),
+                        | AdminError::NotPaused
+                        | AdminError::NotEditable(_)),
                     ))) => ForwardedReply::AdminRejected { error },
                     _ => ForwardedReply::Unavailable,
                 }

@@ -266,6 +266,9 @@ impl From<AdminSubmitError> for ApiError {
             AdminSubmitError::Refused(AdminError::NothingToDo(message)) => {
                 Self::new(StatusCode::CONFLICT, "nothing_to_void", message)
             }
+            AdminSubmitError::Refused(AdminError::NotEditable(message)) => {
+                Self::new(StatusCode::CONFLICT, "not_editable", message)
+            }
             AdminSubmitError::Refused(AdminError::AlreadyPaused) => Self::new(
                 StatusCode::CONFLICT,
                 "auction_paused",

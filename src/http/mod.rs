@@ -8,6 +8,7 @@ pub mod admin;
 pub mod auctions;
 pub mod bids;
 pub mod client_limits;
+pub mod edit;
 pub mod error;
 pub mod extract;
 pub mod feed;

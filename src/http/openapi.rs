@@ -111,6 +111,7 @@ programs (docs/api.md lists them).",
         auction_events,
         admin_create_auction,
         admin_show_auction,
+        admin_edit_auction,
         admin_cancel_auction,
         admin_close_auction,
         admin_void_bids,
@@ -247,6 +248,9 @@ pub enum ErrorCode {
     NotPaused,
     /// 409: relisting a lot that did not end unsold, or was relisted already.
     NotRelistable,
+    /// 409: an edit of the title, reserve or buy-now price after the lot's
+    /// first bid, or adding/removing a reserve after its first event.
+    NotEditable,
     /// 409: a second-chance offer on a lot that did not fail on its reserve,
     /// or that had an offer already or was relisted.
     NoSecondChance,
@@ -366,6 +370,14 @@ pub struct AdminOffer {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OfferList {
     pub offers: Vec<Offer>,
+}
+
+/// The answer to an edit: the admin snapshot and when the lot was last edited.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EditedAuction {
+    #[serde(flatten)]
+    pub auction: AdminSnapshot,
+    pub edited_at: Option<String>,
 }
 
 /// The answer to a relisting: the new lot's admin snapshot and the lot it relists.
@@ -791,6 +803,27 @@ pub fn admin_create_auction() {}
         (status = 404, description = "`not_found`", body = ErrorBody),
     ))]
 pub fn admin_show_auction() {}
+
+/// Edit an auction
+///
+/// Before the first bid: title, description, reserve and buy-now price;
+/// after it only the description. Decided by the lot's actor in order with
+/// bids; audited with what changed.
+#[utoipa::path(patch, path = "/api/v1/admin/auctions/{id}", tag = "admin", operation_id = "admin_edit_auction",
+    params(("id" = uuid::Uuid, Path, description = "The auction's id")),
+    request_body(content = crate::http::edit::EditAuction, content_type = "application/json"),
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The admin snapshot after the edit, with `edited_at`", body = EditedAuction),
+        (status = 400, description = "`bad_request`: an unknown field, a wrong JSON type", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 403, description = "`forbidden`", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`not_editable`, `auction_ended`", body = ErrorBody),
+        (status = 422, description = "`validation_failed`", body = ErrorBody),
+        (status = 503, description = "`unavailable`", body = ErrorBody),
+    ))]
+pub fn admin_edit_auction() {}
 
 /// Cancel an auction
 ///

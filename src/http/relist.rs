@@ -38,7 +38,7 @@ pub struct RelistAuction {
 
 /// A field that is present: `Some(value)`, where `value` may be `None` for
 /// `null` (an absent field stays `None` through `#[serde(default)]`).
-fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+pub(crate) fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de>,

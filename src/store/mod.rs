@@ -197,6 +197,8 @@ pub trait Store: Send + Sync + 'static {
         accept: bool,
         now: DateTime<Utc>,
     ) -> StoreResult<bool>;
+    /// When the lot's details were last edited, if ever.
+    async fn last_edit(&self, auction: AuctionId) -> StoreResult<Option<DateTime<Utc>>>;
     /// The lot `id` relists, and the lot it was relisted as.
     async fn relist_links(&self, id: AuctionId) -> StoreResult<RelistLinks>;
 

@@ -182,6 +182,19 @@ pub struct CommitBatch {
     pub head_hash: String,
     pub answers: Vec<NewAnswer>,
     pub now: DateTime<Utc>,
+    /// An admin's edit of the lot's details decided in this batch.
+    pub details: Option<LotDetails>,
+}
+
+/// The lot's details after an edit: the title and description when they
+/// changed (`None`: as they are), the reserve and buy-now price as they now
+/// are. Written with the batch; the lot gains a row in `lot_edits`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LotDetails {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub reserve_price: Option<Money>,
+    pub buy_now_price: Option<Money>,
 }
 
 /// What became of one auction's batch in a multi-auction commit.

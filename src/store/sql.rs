@@ -543,6 +543,9 @@ async fn write_batch(tx: &mut sqlx::AnyConnection, batch: &CommitBatch) -> Store
     if moved.rows_affected() != 1 {
         return Ok(false);
     }
+    if let Some(details) = &batch.details {
+        write_details(tx, &auction_id, details, batch.now).await?;
+    }
     for chunk in batch.events.chunks(ROWS_PER_INSERT) {
         let sql = format!(
             "INSERT INTO auction_events ({EVENT_INSERT_COLUMNS}) VALUES {}",
@@ -578,6 +581,36 @@ async fn write_batch(tx: &mut sqlx::AnyConnection, batch: &CommitBatch) -> Store
         query.execute(&mut *tx).await.map_err(db_error)?;
     }
     Ok(true)
+}
+
+/// Writes an admin's edit of a lot (inside the batch's transaction, after
+/// its fenced UPDATE moved the row): the details, and a row in `lot_edits`.
+async fn write_details(
+    tx: &mut sqlx::AnyConnection,
+    auction_id: &str,
+    details: &LotDetails,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE auctions SET title = COALESCE($1, title), \
+         description = COALESCE($2, description), reserve_price = $3, buy_now_price = $4 \
+         WHERE id = $5",
+    )
+    .bind(details.title.as_deref())
+    .bind(details.description.as_deref())
+    .bind(details.reserve_price)
+    .bind(details.buy_now_price)
+    .bind(auction_id)
+    .execute(&mut *tx)
+    .await
+    .map_err(db_error)?;
+    sqlx::query("INSERT INTO lot_edits (auction_id, at) VALUES ($1, $2)")
+        .bind(auction_id)
+        .bind(ms(at))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+    Ok(())
 }
 
 fn db_error(error: sqlx::Error) -> StoreError {
@@ -1171,6 +1204,16 @@ impl Store for SqlStore {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn last_edit(&self, auction: AuctionId) -> StoreResult<Option<DateTime<Utc>>> {
+        let at: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(at) FROM lot_edits WHERE auction_id = $1")
+                .bind(auction.to_string())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db_error)?;
+        at.map(from_ms).transpose()
+    }
+
     async fn relist_links(&self, id: AuctionId) -> StoreResult<RelistLinks> {
         let rows = sqlx::query(
             "SELECT auction_id, relisted_as FROM relists WHERE auction_id = $1 OR relisted_as = $1",
@@ -1483,9 +1526,12 @@ impl Store for SqlStore {
         if batches.is_empty() {
             return Ok(Vec::new());
         }
+        // An admin's edit (rare) writes the lot's details too: those
+        // batches take the per-statement transaction on either backend.
+        let edits = batches.iter().any(|batch| batch.details.is_some());
         match self.dialect {
-            Dialect::Postgres => self.commit_batches_in_one_statement(batches).await,
-            Dialect::Sqlite => self.commit_batches_in_one_transaction(batches).await,
+            Dialect::Postgres if !edits => self.commit_batches_in_one_statement(batches).await,
+            _ => self.commit_batches_in_one_transaction(batches).await,
         }
     }
 

@@ -129,6 +129,7 @@ timed_store! {
         banned_among(users: &[UserId]) -> HashSet<UserId>;
         audit_log(filter: &AuditFilter, limit: i64) -> Vec<AuditRecord>;
         relist_links(id: AuctionId) -> RelistLinks;
+        last_edit(auction: AuctionId) -> Option<DateTime<Utc>>;
         offer(auction: AuctionId) -> Option<SecondChanceOffer>;
         offers_for(user: UserId) -> Vec<SecondChanceOffer>;
         watched_by(user: UserId) -> Vec<AuctionRecord>;

@@ -48,6 +48,7 @@ async fn a_gap_is_filled_from_the_store_without_losing_later_events() {
             head_hash: String::new(),
             answers: Vec::new(),
             now,
+            details: None,
         })
         .await
         .expect("commit five events");

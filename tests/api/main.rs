@@ -11,6 +11,7 @@ mod audit;
 mod buy_now;
 mod closing;
 mod concurrency;
+mod edit;
 mod errors;
 mod feed_gap;
 mod flow;

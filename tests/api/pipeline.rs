@@ -86,6 +86,7 @@ fn first_batch(record: &gavel::store::AuctionRecord, user: uuid::Uuid, epoch: i6
             },
         }],
         now,
+        details: None,
     }
 }
 

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use crate::helpers::{db_connection, AuctionBuilder, TestApp, TestDatabase};
 
 /// Runs `gavel verify` on `db`; returns (success, stdout).
-fn gavel_verify(db: &TestDatabase, auction: Option<&str>) -> (bool, String) {
+pub fn gavel_verify(db: &TestDatabase, auction: Option<&str>) -> (bool, String) {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_gavel"));
     command.arg("verify").env("DATABASE_URL", &db.url);
     if let Some(id) = auction {

@@ -36,6 +36,7 @@ async fn fenced_commits_change_nothing(backend: Backend) {
         head_hash: String::new(),
         answers: vec![answer.clone()],
         now,
+        details: None,
     };
 
     // A stale seq is refused.

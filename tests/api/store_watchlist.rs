@@ -109,6 +109,7 @@ async fn the_close_time_is_stored_with_the_close(backend: Backend) {
             head_hash: String::new(),
             answers: Vec::new(),
             now: at,
+            details: None,
         })
         .await
         .expect("commit");

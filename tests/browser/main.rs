@@ -9,6 +9,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod driver;
+mod edit;
 mod helpers;
 
 mod admin;

@@ -281,6 +281,8 @@ struct AuctionPage {
     extended_text: String,
     /// The lot's second-chance offer, as far as the viewer may see it.
     offer: super::second_chance::OfferBanner,
+    /// "Edited by the auction house on …" when an admin edited the lot.
+    edited_text: String,
     /// The next one to three bids (amount for the field, text), from the
     /// minimum next bid up by the lot's increments.
     quick_bids: Vec<(String, String)>,
@@ -588,7 +590,12 @@ pub async fn show(ctx: PageCtx, id: web::Path<String>) -> Result<HttpResponse, P
     let mut rows = [AuctionRow::of(&record, ctx.user.as_ref(), now)];
     super::watchlist::mark(&ctx, ctx.user.as_ref(), &mut rows).await?;
     let [row] = rows;
+    let edited_text = match ctx.state.store.last_edit(record.id).await? {
+        Some(at) => format!("Edited by the auction house on {}.", precise_time_text(at)),
+        None => String::new(),
+    };
     let page = AuctionPage {
+        edited_text,
         offer,
         row,
         reserve_jump: reserve_jump(auction, &events),

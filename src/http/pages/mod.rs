@@ -24,6 +24,7 @@ pub mod bidder;
 pub mod chart;
 pub mod context;
 pub mod csrf;
+pub mod edit;
 pub mod errors;
 pub mod relist;
 pub mod render;
@@ -74,6 +75,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(page("/admin/auctions/new").route(get_or_head().to(admin::new_auction_form)))
         .service(page("/admin/auctions/{id}").route(get_or_head().to(admin::auction)))
         .service(page("/admin/auctions/{id}/control").route(web::post().to(admin::control)))
+        .service(
+            page("/admin/auctions/{id}/edit")
+                .route(get_or_head().to(edit::edit_form))
+                .route(web::post().to(edit::edit)),
+        )
         .service(
             page("/admin/auctions/{id}/second-chance").route(web::post().to(second_chance::make)),
         )
