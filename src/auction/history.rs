@@ -81,17 +81,11 @@ pub fn struck(bids: &[HistoryBid], voids: &[Void]) -> HashSet<i64> {
     struck
 }
 
-/// The seqs of the auction's bids that a void struck out (empty, after
-/// one cheap query, for the many auctions never corrected).
-pub async fn struck_bids(store: &dyn Store, auction: AuctionId) -> StoreResult<HashSet<i64>> {
-    let voids = voids(&store.void_events(auction).await?);
-    if voids.is_empty() {
-        return Ok(HashSet::new());
-    }
-    let bids: Vec<HistoryBid> = store
-        .bid_events_after(auction, 0, i64::MAX)
-        .await?
+/// The bids among `events` (bid events; others are skipped), in order.
+fn history_bids(events: &[StoredEvent]) -> Vec<HistoryBid> {
+    events
         .iter()
+        .filter(|event| event.name == "bid")
         .filter_map(|event| {
             Some(HistoryBid {
                 seq: event.seq,
@@ -99,7 +93,23 @@ pub async fn struck_bids(store: &dyn Store, auction: AuctionId) -> StoreResult<H
                 automatic: event.bid_kind.as_deref() == Some("auto"),
             })
         })
-        .collect();
+        .collect()
+}
+
+/// The seqs a void struck out, from an auction's whole event log already
+/// read (the admin page has it for its record check).
+pub fn struck_in_log(events: &[StoredEvent]) -> HashSet<i64> {
+    struck(&history_bids(events), &voids(events))
+}
+
+/// The seqs of the auction's bids that a void struck out (empty, after
+/// one cheap query, for the many auctions never corrected).
+pub async fn struck_bids(store: &dyn Store, auction: AuctionId) -> StoreResult<HashSet<i64>> {
+    let voids = voids(&store.void_events(auction).await?);
+    if voids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let bids = history_bids(&store.bid_events_after(auction, 0, i64::MAX).await?);
     Ok(struck(&bids, &voids))
 }
 

@@ -424,9 +424,15 @@ pub async fn auction(ctx: PageCtx, id: web::Path<String>) -> Result<HttpResponse
     let record = load_auction(&ctx, &id).await?;
     let now = Utc::now();
     let log = ctx.state.store.bid_log(record.id).await?;
-    let voided = voided_seqs(&ctx, &record).await?;
-    let struck = crate::auction::history::struck_bids(ctx.state.store.as_ref(), record.id).await?;
     let (events, notes) = ctx.state.store.auction_log(record.id).await?;
+    // The bids the voids name (no longer voidable), and those they struck
+    // out with them (tagged), from the log just read.
+    let voids = crate::auction::history::voids(&events);
+    let voided: std::collections::HashSet<i64> = voids
+        .iter()
+        .flat_map(|void| void.seqs.iter().copied())
+        .collect();
+    let struck = crate::auction::history::struck_in_log(&events);
     let answers = ctx.state.store.bid_answers(record.id).await?;
     let check = crate::auction::verify::check_auction(&record, &events, &notes, &answers);
     let moved_on = events.last().map_or(0, |event| event.seq) != record.auction.state.seq;
@@ -539,25 +545,6 @@ pub async fn auction(ctx: PageCtx, id: web::Path<String>) -> Result<HttpResponse
         offer_hours: [24, 48, 72, 168],
         a: row,
     })
-}
-
-/// The seqs the auction's `voided` events name.
-async fn voided_seqs(
-    ctx: &PageCtx,
-    record: &crate::store::AuctionRecord,
-) -> Result<std::collections::HashSet<i64>, PageError> {
-    let (events, _) = ctx.state.store.auction_log(record.id).await?;
-    Ok(events
-        .iter()
-        .filter(|event| event.name == "voided")
-        .filter_map(|event| serde_json::from_str::<Value>(&event.data).ok())
-        .flat_map(|data| {
-            data["voided"]["seqs"]
-                .as_array()
-                .map(|seqs| seqs.iter().filter_map(Value::as_i64).collect::<Vec<_>>())
-                .unwrap_or_default()
-        })
-        .collect())
 }
 
 #[derive(Template)]
