@@ -77,16 +77,15 @@ fn new_lot_input(old: &AuctionRecord, input: &RelistAuction) -> CreateAuction {
     }
 }
 
-/// Relists the lot `id` (shared by the JSON API and the pages): the new lot,
-/// created and audited, or why not.
+/// Relists the lot `old` (shared by the JSON API and the pages): the new
+/// lot, created and audited, or why not.
 pub async fn relist_auction(
     state: &AppState,
     admin: &User,
-    id: &str,
+    old: &AuctionRecord,
     input: &RelistAuction,
 ) -> Result<AuctionRecord, ApiError> {
-    let old = load(state, id).await?;
-    if !is_unsold(&old) {
+    if !is_unsold(old) {
         return Err(not_relistable(
             "only a lot that ended without a winner can be relisted",
         ));
@@ -96,7 +95,7 @@ pub async fn relist_auction(
             "this lot was relisted already, as {new}"
         )));
     }
-    let record = new_auction_record(admin, &new_lot_input(&old, input), Utc::now())?;
+    let record = new_auction_record(admin, &new_lot_input(old, input), Utc::now())?;
     match state
         .store
         .relist_auction(&record, old.id, admin.id)
@@ -140,18 +139,9 @@ pub async fn relist(
     id: web::Path<String>,
     body: web::Json<RelistAuction>,
 ) -> ApiResult<HttpResponse> {
-    let record = relist_auction(&state, &admin.0, &id, &body).await?;
+    let old = load(&state, &id).await?;
+    let record = relist_auction(&state, &admin.0, &old, &body).await?;
     let mut body = admin_snapshot(&record);
-    body["relisted_from"] = json!(record_link(&state, &record).await?);
+    body["relisted_from"] = json!(old.id.to_string());
     Ok(HttpResponse::Created().json(body))
-}
-
-/// The id of the lot `record` relists, if any.
-async fn record_link(state: &AppState, record: &AuctionRecord) -> ApiResult<Option<String>> {
-    Ok(state
-        .store
-        .relist_links(record.id)
-        .await?
-        .relisted_from
-        .map(|id| id.to_string()))
 }

@@ -120,7 +120,7 @@ pub async fn relist(
             buy_now_price: Some(input.buy_now_price),
             extend_window_secs: input.extend_window_secs,
         };
-        match relist_auction(&ctx.state, admin, &old.id.to_string(), &relisting).await {
+        match relist_auction(&ctx.state, admin, &old, &relisting).await {
             Ok(record) => {
                 let flash = Flash::success(format!(
                     "“{}” relisted as a new lot; the old lot links to it.",
