@@ -223,13 +223,20 @@ pub async fn offers_of(
     state: &AppState,
     user: &User,
 ) -> Result<Vec<(AuctionRecord, SecondChanceOffer)>, ApiError> {
-    let mut found = Vec::new();
-    for offer in state.store.offers_for(user.id).await? {
-        if let Some(record) = state.store.auction(offer.auction_id).await? {
-            found.push((record, offer));
-        }
-    }
-    Ok(found)
+    let mut lots: std::collections::HashMap<_, _> = state
+        .store
+        .auctions_offered_to(user.id)
+        .await?
+        .into_iter()
+        .map(|record| (record.id, record))
+        .collect();
+    Ok(state
+        .store
+        .offers_for(user.id)
+        .await?
+        .into_iter()
+        .filter_map(|offer| Some((lots.remove(&offer.auction_id)?, offer)))
+        .collect())
 }
 
 /// `GET /api/v1/me/offers`

@@ -188,6 +188,8 @@ pub trait Store: Send + Sync + 'static {
     async fn offer(&self, auction: AuctionId) -> StoreResult<Option<SecondChanceOffer>>;
     /// The user's offers, newest first.
     async fn offers_for(&self, user: UserId) -> StoreResult<Vec<SecondChanceOffer>>;
+    /// The lots offered to the user (in no particular order).
+    async fn auctions_offered_to(&self, user: UserId) -> StoreResult<Vec<AuctionRecord>>;
     /// Accepts or declines `user`'s open offer on `auction` if it has not
     /// expired at `now`; `false` when there is no such offer.
     async fn decide_offer(

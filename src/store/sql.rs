@@ -1182,6 +1182,18 @@ impl Store for SqlStore {
         rows.iter().map(offer_from_row).collect()
     }
 
+    async fn auctions_offered_to(&self, user: UserId) -> StoreResult<Vec<AuctionRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {AUCTION_COLUMNS} FROM auctions WHERE id IN \
+             (SELECT auction_id FROM second_chance_offers WHERE user_id = $1)"
+        ))
+        .bind(user.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.iter().map(auction_from_row).collect()
+    }
+
     async fn decide_offer(
         &self,
         auction: AuctionId,

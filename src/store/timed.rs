@@ -132,6 +132,7 @@ timed_store! {
         last_edit(auction: AuctionId) -> Option<DateTime<Utc>>;
         offer(auction: AuctionId) -> Option<SecondChanceOffer>;
         offers_for(user: UserId) -> Vec<SecondChanceOffer>;
+        auctions_offered_to(user: UserId) -> Vec<AuctionRecord>;
         watched_by(user: UserId) -> Vec<AuctionRecord>;
         watcher_counts(auctions: &[AuctionId]) -> HashMap<AuctionId, i64>;
         watching_among(user: UserId, auctions: &[AuctionId]) -> HashSet<AuctionId>;
