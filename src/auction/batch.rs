@@ -243,17 +243,12 @@ pub fn apply_edit(
                 .into(),
         ));
     }
-    if let Some(buy_now) = buy_now {
-        if buy_now <= rules.starting_price {
-            return Err(AdminError::NotEditable(
-                "the buy-now price must be above the starting price".into(),
-            ));
-        }
-        if reserve.is_some_and(|reserve| buy_now < reserve) {
-            return Err(AdminError::NotEditable(
-                "the buy-now price must not be below the reserve price".into(),
-            ));
-        }
+    if let Some(problem) = buy_now
+        .and_then(|buy_now| crate::domain::buy_now_problem(rules.starting_price, reserve, buy_now))
+    {
+        return Err(AdminError::NotEditable(format!(
+            "the buy-now price {problem}"
+        )));
     }
     auction.rules.reserve_price = reserve;
     auction.rules.buy_now_price = buy_now;

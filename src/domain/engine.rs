@@ -26,6 +26,24 @@ pub struct AuctionRules {
     pub increments: IncrementTable,
 }
 
+/// What is wrong with a buy-now price for a lot with these starting and
+/// reserve prices: it must be above the starting price, and not below the
+/// reserve (buying now sells at once: below the reserve it would sell for
+/// less than the seller accepts). `None` when it is fine.
+pub fn buy_now_problem(
+    starting_price: Money,
+    reserve_price: Option<Money>,
+    buy_now_price: Money,
+) -> Option<&'static str> {
+    if buy_now_price <= starting_price {
+        Some("must be above the starting price")
+    } else if reserve_price.is_some_and(|reserve| buy_now_price < reserve) {
+        Some("must not be below the reserve price")
+    } else {
+        None
+    }
+}
+
 /// Where an auction is in its life, as stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

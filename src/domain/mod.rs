@@ -14,6 +14,7 @@ pub mod money;
 pub mod replay;
 pub mod text;
 
+pub use engine::buy_now_problem;
 pub use engine::{
     Auction, AuctionRules, AuctionState, AuctionStatus, BidAccepted, BidKind, BidOutcome,
     BidRejection, BidRequest, Change, CloseError, ControlError, Event, EventKind, Leader,

@@ -20,7 +20,7 @@ use crate::cluster::identity::IdentityChange;
 use crate::domain::alias::bidder_alias;
 use crate::domain::money::is_valid_currency;
 use crate::domain::text::{check_text, Lines};
-use crate::domain::{Auction, AuctionRules, IncrementTable, Money, MAX_AMOUNT};
+use crate::domain::{buy_now_problem, Auction, AuctionRules, IncrementTable, Money, MAX_AMOUNT};
 use crate::store::{AuctionRecord, AuditEntry, AuditFilter, AuditTargetKind, User};
 
 /// Longest title, in characters.
@@ -106,21 +106,10 @@ pub fn validate_new_auction(
     check_money(&mut fields, "reserve_price", input.reserve_price);
     check_money(&mut fields, "buy_now_price", input.buy_now_price);
     if let Some(buy_now) = input.buy_now_price {
-        if buy_now <= input.starting_price && !fields.contains_key("buy_now_price") {
-            fields.insert(
-                "buy_now_price".into(),
-                "must be above the starting price".into(),
-            );
-        }
-        // Buying now sells at once: below the reserve it would sell for
-        // less than the seller accepts.
-        if input.reserve_price.is_some_and(|reserve| buy_now < reserve)
-            && !fields.contains_key("buy_now_price")
-        {
-            fields.insert(
-                "buy_now_price".into(),
-                "must not be below the reserve price".into(),
-            );
+        if let Some(problem) = buy_now_problem(input.starting_price, input.reserve_price, buy_now) {
+            fields
+                .entry("buy_now_price")
+                .or_insert_with(|| problem.into());
         }
     }
     let starts_at = match input.starts_at.as_deref().map(str::trim) {

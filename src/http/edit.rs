@@ -16,7 +16,7 @@ use super::relist::present;
 use super::{ApiError, ApiResult, AppState};
 use crate::auction::{AdminAction, LotEdit, PriceEdit};
 use crate::domain::text::{check_text, Lines};
-use crate::domain::{Money, MAX_AMOUNT};
+use crate::domain::{buy_now_problem, Money, MAX_AMOUNT};
 use crate::store::{AuctionRecord, User};
 
 /// The body of `PATCH /api/v1/admin/auctions/{id}`: the fields to change;
@@ -107,22 +107,10 @@ fn check_prices(record: &AuctionRecord, edit: &LotEdit) -> Result<(), ApiError> 
     let buy_now = edit
         .buy_now_price
         .map_or(rules.buy_now_price, |edit| edit.amount);
-    let Some(buy_now) = buy_now else {
-        return Ok(());
-    };
-    if buy_now <= rules.starting_price {
-        return Err(ApiError::invalid_field(
-            "buy_now_price",
-            "must be above the starting price",
-        ));
+    match buy_now.and_then(|buy_now| buy_now_problem(rules.starting_price, reserve, buy_now)) {
+        Some(problem) => Err(ApiError::invalid_field("buy_now_price", problem)),
+        None => Ok(()),
     }
-    if reserve.is_some_and(|reserve| buy_now < reserve) {
-        return Err(ApiError::invalid_field(
-            "buy_now_price",
-            "must not be below the reserve price",
-        ));
-    }
-    Ok(())
 }
 
 /// `{"field": {"from": …, "to": …}}` for every field the edit changed.
