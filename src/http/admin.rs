@@ -485,12 +485,7 @@ pub async fn ban(
     id: web::Path<String>,
     body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
-    let body: BanBody = if body.iter().all(u8::is_ascii_whitespace) {
-        BanBody::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|error| ApiError::bad_request(format!("invalid JSON body: {error}")))?
-    };
+    let body: BanBody = super::extract::optional_json(&body)?;
     let (user, outcome) = ban_user(&state, &admin.0, &id, &body).await?;
     if !outcome.failed.is_empty() {
         return Err(ApiError::unavailable().with(

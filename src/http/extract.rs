@@ -58,3 +58,13 @@ pub fn payload_config() -> web::PayloadConfig {
 pub fn parse_id(text: &str, what: &str) -> Result<uuid::Uuid, ApiError> {
     uuid::Uuid::parse_str(text).map_err(|_| ApiError::not_found(what))
 }
+
+/// A JSON body that may be left out: an empty (or all-whitespace) body is
+/// `T::default()`, anything else must parse (400 in the API's shape).
+pub fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body)
+        .map_err(|error| ApiError::bad_request(format!("invalid JSON body: {error}")))
+}

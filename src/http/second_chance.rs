@@ -188,12 +188,7 @@ pub async fn create(
     id: web::Path<String>,
     body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
-    let body: OfferRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        OfferRequest::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|error| ApiError::bad_request(format!("invalid JSON body: {error}")))?
-    };
+    let body: OfferRequest = super::extract::optional_json(&body)?;
     let (record, offer) = make_offer(&state, &admin.0, &id, body.hours).await?;
     Ok(HttpResponse::Created().json(offer_json(&offer, &record, Utc::now(), true)))
 }
